@@ -1,0 +1,1 @@
+"""The Telegram bot, the offline console and the `bantin` command line."""

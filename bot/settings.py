@@ -1,0 +1,121 @@
+"""One typed settings object, from `BANTIN_*` environment variables and an optional `bantin.toml`.
+
+Built once at the edge (the CLI) and passed down; nothing deeper reads the environment.
+Precedence: environment > bantin.toml > defaults.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import articles
+
+BUNDLED_SAMPLES = Path(articles.__file__).resolve().parent / "samples"
+DEFAULT_API_URL = "https://api.telegram.org"
+
+
+class SettingsError(ValueError):
+    """A setting has a value we cannot use; the message says which and how to fix it."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = Path("data")
+    sources: tuple[Path, ...] = (BUNDLED_SAMPLES,)
+    token: str | None = field(default=None, repr=False)
+    api_url: str = DEFAULT_API_URL
+    per_page: int = 5
+    search_timeout: float = 5.0
+    rate_burst: int = 5
+    rate_per_minute: int = 20
+    webhook_secret: str | None = field(default=None, repr=False)
+    log_level: str = "INFO"
+
+    @property
+    def store_path(self) -> Path:
+        return self.data_dir / "articles.sqlite"
+
+    @property
+    def index_root(self) -> Path:
+        return self.data_dir / "index"
+
+    @property
+    def state_path(self) -> Path:
+        return self.data_dir / "bot.sqlite"
+
+
+#: setting name → (environment variable, parser). The README documents each of these.
+ENV = {
+    "data_dir": "BANTIN_DATA_DIR",
+    "sources": "BANTIN_SOURCES",
+    "token": "BANTIN_TOKEN",
+    "api_url": "BANTIN_API_URL",
+    "per_page": "BANTIN_PER_PAGE",
+    "search_timeout": "BANTIN_SEARCH_TIMEOUT",
+    "rate_burst": "BANTIN_RATE_BURST",
+    "rate_per_minute": "BANTIN_RATE_PER_MINUTE",
+    "webhook_secret": "BANTIN_WEBHOOK_SECRET",
+    "log_level": "BANTIN_LOG_LEVEL",
+}
+
+
+def load_settings(environ: Mapping[str, str] | None = None, *, config: Path | None = None) -> Settings:
+    """Build Settings; raises SettingsError naming the bad variable or key."""
+    env = os.environ if environ is None else environ
+    path = config or Path(env.get("BANTIN_CONFIG", "bantin.toml"))
+    values: dict[str, Any] = {}
+    if path.is_file():
+        try:
+            table = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise SettingsError(f"{path}: không đọc được TOML ({exc})") from exc
+        unknown = set(table) - set(ENV)
+        if unknown:
+            raise SettingsError(f"{path}: khoá không biết: {', '.join(sorted(unknown))} (xem README)")
+        values.update({k: (v, f"{path}: {k}") for k, v in table.items()})
+    elif "BANTIN_CONFIG" in env:
+        raise SettingsError(f"BANTIN_CONFIG={path}: không tìm thấy tệp")
+    for name, var in ENV.items():
+        if env.get(var, "").strip():
+            values[name] = (env[var].strip(), var)
+    kinds = {f.name: f for f in fields(Settings)}
+    parsed = {name: _convert(name, raw, where, kinds[name].default) for name, (raw, where) in values.items()}
+    return Settings(**parsed)
+
+
+def _convert(name: str, raw: Any, where: str, default: Any) -> Any:
+    try:
+        if name == "sources":
+            items = raw if isinstance(raw, list) else re.split(rf"[{re.escape(os.pathsep)},]", str(raw))
+            paths = tuple(Path(str(p).strip()).expanduser() for p in items if str(p).strip())
+            if not paths:
+                raise ValueError("cần ít nhất một thư mục")
+            return paths
+        if name == "data_dir":
+            return Path(str(raw)).expanduser()
+        if name == "api_url":
+            url = str(raw).rstrip("/")
+            if not url.startswith(("http://", "https://")):
+                raise ValueError("cần bắt đầu bằng http:// hoặc https://")
+            return url
+        if isinstance(default, bool):
+            return str(raw).lower() in {"1", "true", "yes", "on"}
+        if isinstance(default, int):
+            value = int(raw)
+            if value < 0:
+                raise ValueError("không được âm")
+            return value
+        if isinstance(default, float):
+            value = float(raw)
+            if value <= 0:
+                raise ValueError("phải lớn hơn 0")
+            return value
+        return str(raw)
+    except (TypeError, ValueError) as exc:
+        raise SettingsError(f"{where}: giá trị {raw!r} không hợp lệ ({exc})") from exc

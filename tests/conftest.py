@@ -1,0 +1,44 @@
+"""Shared fixtures: real SQLite stores and the shared corpus (skipped with a reason when absent)."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from articles.jsonl import RecordError, read_jsonl
+from articles.model import Article
+from articles.store import ArticleStore
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+CORPUS = SHARED / "data" / "vn-news-35k.jsonl.gz"
+REAL_SAMPLE = SHARED / "samples" / "000_1a9bdbe082a5a5f9.txt"
+SAMPLES = ROOT / "articles" / "samples"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+def need_shared(path: Path) -> None:
+    if not path.exists():
+        pytest.skip(f"{path} is absent: the shared data lives beside the checkout (CI has it)")
+
+
+@pytest.fixture
+def corpus_path() -> Path:
+    need_shared(CORPUS)
+    return CORPUS
+
+
+def corpus_articles(limit: int) -> list[Article]:
+    """The first `limit` good articles of the shared corpus."""
+    need_shared(CORPUS)
+    good = (a for a in read_jsonl(CORPUS) if not isinstance(a, RecordError))
+    return list(itertools.islice(good, limit))
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[ArticleStore]:
+    with ArticleStore(tmp_path / "data" / "articles.sqlite") as s:
+        yield s
