@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 from articles.model import Article, parse_published, published_iso, published_sort_key
 
@@ -71,18 +73,38 @@ class ArticleStore:
 
     def __init__(self, path: Path | str, *, readonly: bool = False) -> None:
         self.path = Path(path)
-        if readonly:
-            self._db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
-        else:
+        self.readonly = readonly
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._all_lock = threading.Lock()
+        if not readonly:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=30)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.executescript(SCHEMA)
-        self._db.execute("PRAGMA busy_timeout=30000")
+            db = self._db
+            db.execute("PRAGMA journal_mode=WAL")
+            db.executescript(SCHEMA)
+
+    @property
+    def _db(self) -> sqlite3.Connection:
+        """One connection per thread: the bot reads from worker threads while a reindex writes."""
+        db: sqlite3.Connection | None = getattr(self._local, "db", None)
+        if db is None:
+            if self.readonly:
+                db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
+            else:
+                db = sqlite3.connect(self.path, check_same_thread=False, timeout=30)
+            db.execute("PRAGMA busy_timeout=30000")
+            db.execute("PRAGMA synchronous=NORMAL")
+            self._local.db = db
+            with self._all_lock:
+                self._all.append(db)
+        return db
 
     def close(self) -> None:
-        self._db.close()
+        with self._all_lock:
+            for db in self._all:
+                db.close()
+            self._all.clear()
+        self._local = threading.local()
 
     def __enter__(self) -> ArticleStore:
         return self
@@ -219,6 +241,15 @@ class ArticleStore:
             (moment.astimezone(UTC).isoformat(), limit),
         ).fetchall()
         return [_article(r) for r in rows]
+
+    def first_seen_newest(self) -> datetime | None:
+        """When the newest article arrived: 'last updated' for readers."""
+        row = self.db_row("SELECT max(first_seen) FROM articles")
+        return datetime.fromisoformat(row[0]) if row and row[0] else None
+
+    def db_row(self, sql: str, params: tuple[object, ...] = ()) -> tuple[Any, ...] | None:
+        row: tuple[Any, ...] | None = self._db.execute(sql, params).fetchone()
+        return row
 
     def date_range(self) -> tuple[date | datetime | None, date | datetime | None]:
         row = self._db.execute(

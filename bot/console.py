@@ -1,0 +1,91 @@
+"""`bantin chat`: the offline console. Typed lines go to the same core as Telegram messages;
+replies print as text, buttons as numbered choices (type `#2` to press button 2)."""
+
+from __future__ import annotations
+
+import html
+import re
+import sys
+from typing import TextIO
+
+from articles.store import ArticleStore
+from bot.core import Core, Reply
+from bot.render import Renderer
+from bot.settings import Settings
+
+_TAGS = re.compile(r"<[^>]+>")
+
+
+def to_console(reply_html: str) -> str:
+    """Telegram HTML → plain text for a terminal: bold in *stars*, links as 'text <url>'."""
+    text = re.sub(r'<a href="([^"]*)">(.*?)</a>', lambda m: f"{m.group(2)} <{html.unescape(m.group(1))}>", reply_html,
+                  flags=re.DOTALL)
+    text = re.sub(r"</?b>", "*", text)
+    return html.unescape(_TAGS.sub("", text))
+
+
+class Console:
+    """Keeps the buttons of the last reply so `#N` can press them, like a finger on a phone."""
+
+    def __init__(self, core: Core, language: str = "vi", out: TextIO = sys.stdout) -> None:
+        self.core = core
+        self.language = language
+        self.out = out
+        self.buttons: list[tuple[str, str]] = []  # (callback data, query of its message)
+
+    def handle(self, line: str) -> None:
+        line = line.strip()
+        if not line:
+            return
+        if re.fullmatch(r"#\d+", line):
+            self.press(int(line[1:]))
+            return
+        for reply in self.core.message(line, self.language):
+            self.show(reply)
+
+    def press(self, number: int) -> None:
+        if not 1 <= number <= len(self.buttons):
+            print(f"(không có nút #{number})", file=self.out)
+            return
+        data, query = self.buttons[number - 1]
+        result = self.core.callback(data, self.language, message_query=query)
+        if result.answer:
+            print(f"[{result.answer}]", file=self.out)
+        if result.edit:
+            self.show(result.edit)
+        for reply in result.send:
+            self.show(reply)
+
+    def show(self, reply: Reply) -> None:
+        print(to_console(reply.html), file=self.out)
+        self.buttons = []
+        for row in reply.buttons:
+            labels = []
+            for button in row:
+                if button.data:
+                    self.buttons.append((button.data, reply.query or ""))
+                    labels.append(f"#{len(self.buttons)} {button.text}")
+            if labels:
+                print("  ".join(f"[{label}]" for label in labels), file=self.out)
+        print("", file=self.out)
+
+
+def run_console(settings: Settings, *, language: str = "vi", stdin: TextIO = sys.stdin) -> int:
+    with ArticleStore(settings.store_path) as store:
+        core = Core(store, settings.index_root, Renderer(), per_page=settings.per_page, bot_username="bantin_bot")
+        console = Console(core, language)
+        interactive = stdin.isatty()
+        console.show(core.command("start", "", language)[0])
+        try:
+            while True:
+                if interactive:
+                    print("> ", end="", flush=True)
+                line = stdin.readline()
+                if not line:
+                    break
+                console.handle(line)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            core.close()
+    return 0

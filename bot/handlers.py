@@ -1,0 +1,305 @@
+"""Telegram handlers: thin adapters from updates to the core and back.
+
+Each callback reads plain values off the update, runs the core in a worker thread (searches are
+CPU-bound and must not stall the event loop or the job queue), and sends what the core rendered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from telegram import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InlineQueryResultArticle,
+    InputTextMessageContent,
+    LinkPreviewOptions,
+    Message,
+    MessageEntity,
+    Update,
+)
+from telegram.constants import ChatType, ParseMode
+from telegram.error import BadRequest, Forbidden
+from telegram.ext import ContextTypes
+
+from bot.core import Core, Reply, parse_command
+from bot.ratelimit import RateLimiter
+from bot.render import language_of
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+Context = ContextTypes.DEFAULT_TYPE
+
+
+# -- plumbing -----------------------------------------------------------------------------------
+
+
+def core_of(context: Context) -> Core:
+    core: Core = context.bot_data["core"]
+    return core
+
+
+def lang_of(update: Update) -> str:
+    user = update.effective_user
+    return language_of(user.language_code if user else None)
+
+
+async def in_thread(context: Context, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run core work off the event loop, bounded by the search timeout."""
+    timeout: float = context.bot_data.get("search_timeout", 5.0)
+    return await asyncio.wait_for(asyncio.to_thread(func, *args, **kwargs), timeout)
+
+
+def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
+    if not reply.buttons:
+        return None
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(b.text, url=b.url)
+                if b.url
+                else InlineKeyboardButton(b.text, switch_inline_query_current_chat=b.switch_inline)
+                if b.switch_inline is not None
+                else InlineKeyboardButton(b.text, callback_data=b.data)
+                for b in row
+            ]
+            for row in reply.buttons
+        ]
+    )
+
+
+async def send(update: Update, replies: list[Reply]) -> None:
+    message = update.effective_message
+    if message is None:
+        return
+    in_group = message.chat.type != ChatType.PRIVATE
+    for reply in replies:
+        await message.reply_text(
+            reply.html,
+            parse_mode=ParseMode.HTML,
+            reply_markup=keyboard(reply),
+            do_quote=in_group and reply is replies[0],
+            link_preview_options=LinkPreviewOptions(is_disabled=True),
+        )
+
+
+async def allowed(update: Update, context: Context) -> bool:
+    """Per-user rate limit; the first refusal in a row gets a polite 'please wait'."""
+    limiter: RateLimiter = context.bot_data["limiter"]
+    user = update.effective_user
+    if user is None:
+        return True
+    ok, wait, warn = limiter.check(user.id)
+    if not ok and warn:
+        core = core_of(context)
+        await send(update, [core.notice("rate_limited", lang_of(update), seconds=int(wait))])
+    return ok
+
+
+async def search_and_send(update: Update, context: Context, text: str) -> None:
+    core = core_of(context)
+    lang = lang_of(update)
+    try:
+        replies = [await in_thread(context, core.search, text, lang)]
+    except TimeoutError:
+        replies = [core.notice("timeout", lang)]
+    await send(update, replies)
+
+
+def addressed_text(message: Message, username: str | None) -> str | None:
+    """In a group, the text after a @mention of this bot (or a reply to it); None otherwise."""
+    text = message.text or ""
+    if username:
+        mention = f"@{username}".lower()
+        for entity, value in message.parse_entities([MessageEntity.MENTION]).items():
+            if value.lower() == mention:
+                return (text[: entity.offset] + text[entity.offset + entity.length :]).strip() if False else (
+                    text.replace(value, " ").strip()
+                )
+    reply_to = message.reply_to_message
+    if reply_to and reply_to.from_user and reply_to.from_user.is_bot and reply_to.from_user.username == username:
+        return text
+    return None
+
+
+# -- commands ------------------------------------------------------------------------------------
+
+
+async def start(update: Update, context: Context) -> None:
+    """Welcome the user, with examples of how to search."""
+    user = update.effective_user
+    await send(update, core_of(context).command("start", "", lang_of(update), user=user.first_name if user else None))
+
+
+async def help_command(update: Update, context: Context) -> None:
+    """Explain how to search."""
+    await send(update, core_of(context).command("help", "", lang_of(update)))
+
+
+async def about(update: Update, context: Context) -> None:
+    """What the archive covers: article count and date range."""
+    core = core_of(context)
+    await send(update, [await in_thread(context, core.about, lang_of(update))])
+
+
+async def latest(update: Update, context: Context) -> None:
+    """The newest articles."""
+    core = core_of(context)
+    await send(update, [await in_thread(context, core.latest, lang_of(update))])
+
+
+async def search_command(update: Update, context: Context) -> None:
+    """`/search words`: a search; an empty one gets a usage hint."""
+    words = " ".join(context.args or [])
+    if not words.strip():
+        await send(update, [core_of(context).notice("empty_query", lang_of(update))])
+        return
+    if await allowed(update, context):
+        await search_and_send(update, context, words)
+
+
+async def other_command(update: Update, context: Context) -> None:
+    """`/xem_<id>` (full text) and unknown commands; commands for other bots are ignored."""
+    message = update.effective_message
+    if message is None or not message.text:
+        return
+    parsed = parse_command(message.text)
+    if parsed is None:
+        return
+    name, target, args = parsed
+    if target and target.lower() != (context.bot.username or "").lower():
+        return
+    if not await allowed(update, context):
+        return
+    core = core_of(context)
+    await send(update, await in_thread(context, core.command, name, args, lang_of(update)))
+
+
+# -- messages ------------------------------------------------------------------------------------
+
+
+async def private_text(update: Update, context: Context) -> None:
+    """Any plain text in a private chat is a search (edited messages are searched again)."""
+    message = update.effective_message
+    if message is None or message.text is None:
+        return
+    if await allowed(update, context):
+        await search_and_send(update, context, message.text)
+
+
+async def group_text(update: Update, context: Context) -> None:
+    """In groups the bot answers only when mentioned or replied to; everything else is silence."""
+    message = update.effective_message
+    if message is None or message.text is None:
+        return
+    text = addressed_text(message, context.bot.username)
+    if text is None:
+        return
+    if not text.strip():
+        await send(update, [core_of(context).notice("empty_query", lang_of(update))])
+    elif await allowed(update, context):
+        await search_and_send(update, context, text)
+
+
+async def not_text(update: Update, context: Context) -> None:
+    """Stickers, photos, voice…: a short hint that only text is understood."""
+    await send(update, [core_of(context).notice("not_text", lang_of(update))])
+
+
+# -- buttons and inline mode -----------------------------------------------------------------------
+
+
+def query_in_message(message: Message | None) -> str | None:
+    """The search a results message shows: its first `code` entity (see bot.callbacks)."""
+    if message is None or not isinstance(message, Message):
+        return None
+    codes = message.parse_entities([MessageEntity.CODE])
+    if not codes:
+        return None
+    first = min(codes, key=lambda e: e.offset)
+    return codes[first]
+
+
+async def button(update: Update, context: Context) -> None:
+    """Page, related and read buttons; stale or forged data gets a polite answer."""
+    query = update.callback_query
+    if query is None:
+        return
+    core = core_of(context)
+    lang = lang_of(update)
+    message = query.message if isinstance(query.message, Message) else None
+    try:
+        result = await in_thread(context, core.callback, query.data, lang, message_query=query_in_message(message))
+    except TimeoutError:
+        await query.answer(core.renderer.label(lang, "busy"), show_alert=True)
+        return
+    await query.answer(result.answer, show_alert=result.alert)
+    if result.edit is not None and message is not None:
+        try:
+            await query.edit_message_text(
+                result.edit.html, parse_mode=ParseMode.HTML, reply_markup=keyboard(result.edit),
+                link_preview_options=LinkPreviewOptions(is_disabled=True),
+            )
+        except BadRequest as exc:
+            if "not modified" not in str(exc).lower():
+                raise
+    for reply in result.send:
+        if message is not None:
+            await message.reply_text(reply.html, parse_mode=ParseMode.HTML, reply_markup=keyboard(reply),
+                                     do_quote=False, link_preview_options=LinkPreviewOptions(is_disabled=True))
+        elif query.from_user:
+            await context.bot.send_message(query.from_user.id, reply.html, parse_mode=ParseMode.HTML,
+                                           reply_markup=keyboard(reply))
+
+
+async def inline_query(update: Update, context: Context) -> None:
+    """`@bot words` in any chat: shareable article results."""
+    inline = update.inline_query
+    if inline is None:
+        return
+    core = core_of(context)
+    try:
+        items, next_offset = await in_thread(context, core.inline, inline.query, inline.offset, lang_of(update))
+    except TimeoutError:
+        items, next_offset = [], ""
+    results = [
+        InlineQueryResultArticle(
+            id=item.id,
+            title=item.title,
+            description=item.description,
+            url=item.url,
+            input_message_content=InputTextMessageContent(
+                item.html, parse_mode=ParseMode.HTML, link_preview_options=LinkPreviewOptions(is_disabled=True)
+            ),
+        )
+        for item in items
+    ]
+    await inline.answer(results, next_offset=next_offset, cache_time=60, is_personal=False)
+
+
+# -- errors ----------------------------------------------------------------------------------------
+
+
+async def error_handler(update: object, context: Context) -> None:
+    """Log the failure with its update; the user gets an apology rather than silence."""
+    log.error("error while handling an update: %s", _describe(update), exc_info=context.error)
+    if isinstance(context.error, Forbidden) or not isinstance(update, Update):
+        return
+    try:
+        core = core_of(context)
+        if update.callback_query is not None:
+            await update.callback_query.answer(core.renderer.label(lang_of(update), "busy"), show_alert=True)
+        elif update.effective_message is not None:
+            await send(update, [core.notice("error", lang_of(update))])
+    except Exception:  # the apology itself failed: nothing more to do than log it
+        log.exception("could not send the apology")
+
+
+def _describe(update: object) -> str:
+    if isinstance(update, Update):
+        return html.unescape(str(update.to_dict()))[:2000]
+    return repr(update)[:2000]

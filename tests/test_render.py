@@ -1,0 +1,64 @@
+"""Templates and message fitting."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bot.render import LANGUAGES, TEMPLATES, Renderer, fits, language_of, plain_length, split_text
+from tests.fake_botapi import parse_telegram_html
+
+
+def test_language_choice() -> None:
+    assert language_of("en-GB") == "en" and language_of("vi") == "vi"
+    assert language_of(None) == "vi" and language_of("ru") == "vi"
+
+
+def test_every_template_exists_in_every_language() -> None:
+    names = {lang: {p.name for p in (TEMPLATES / lang).iterdir()} for lang in LANGUAGES}
+    assert names["vi"] == names["en"]
+
+
+def test_labels_are_plain_text() -> None:
+    renderer = Renderer()
+    for lang in LANGUAGES:
+        assert renderer.label(lang, "page_of", 2, 7) in {"Trang 2/7", "Page 2/7"}
+        assert "<" not in renderer.label(lang, "next_page")
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_static_notices_are_valid_telegram_html(lang: str) -> None:
+    renderer = Renderer()
+    for name, context in [("start", {"name": "<Lan & Minh>"}), ("help", {"inline": "bantin_bot"}),
+                          ("about", {"count": 35440, "first": date(2017, 1, 1), "last": date(2017, 6, 30),
+                                     "newest_seen": None}),
+                          ("empty_query", {}), ("no_words", {}), ("not_text", {}), ("error", {}), ("timeout", {}),
+                          ("unknown_command", {"command": "/<b>x"}), ("rate_limited", {"seconds": 7}),
+                          ("not_found", {}), ("no_index", {})]:
+        text = renderer.render(lang, name, **context)
+        plain, _ = parse_telegram_html(text)
+        assert plain.strip() and fits(text)
+
+
+def test_user_text_is_escaped() -> None:
+    text = Renderer().render("vi", "start", name='<script>&"x"')
+    assert "<script>" not in text and "&lt;script&gt;" in text
+
+
+def test_split_text_respects_budget_and_keeps_everything() -> None:
+    paragraphs = ["Đoạn " + "chữ " * 300, "ngắn", "x" * 9000, "😀" * 3000]
+    chunks = split_text(paragraphs, budget=3500)
+    for chunk in chunks:
+        assert sum(plain_length(p) + 2 for p in chunk) <= 3500 + 2
+    joined = "".join("".join(c) for c in chunks).replace(" ", "")
+    assert joined == "".join(paragraphs).replace(" ", "")
+
+
+@given(st.lists(st.text(min_size=1, max_size=5000), min_size=1, max_size=6))
+def test_split_text_never_exceeds_the_budget(paragraphs: list[str]) -> None:
+    for chunk in split_text(paragraphs, budget=3500):
+        for piece in chunk:
+            assert plain_length(piece) <= 3500
