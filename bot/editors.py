@@ -1,0 +1,465 @@
+"""Newsroom controls: who is an editor, their buttons, and the data behind /reindex, /failed, /stats.
+
+Like `bot.core`, the `Desk` turns plain values into rendered `Reply`s so it can be tested without
+Telegram; `bot.handlers` adapts updates to it. The editor check lives in the handlers and runs on
+every command *and* every button press, because callback data is chosen by the client and can be
+forged: a button is never proof that its presser was shown it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import os
+import sqlite3
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from telegram import Bot, User
+from telegram.constants import ParseMode
+from telegram.error import BadRequest, TelegramError
+
+from articles.model import VIETNAM_TZ
+from bot import audit as au
+from bot import callbacks as cb
+from bot.core import Button, CallbackResult, Core, Reply
+from bot.reindex import FULL, SCAN, SCHEDULED, ReindexRunner, Reporter, Run, Silent
+from bot.render import Renderer, fits
+from bot.settings import Settings
+from bot.usage import QueryCounter
+
+log = logging.getLogger(__name__)
+
+#: Added to an editor's command menu (after the public commands), in this order.
+EDITOR_COMMANDS = ("reindex", "failed", "stats")
+#: Callback data of every editor button starts with this; see `encode_button`.
+BUTTON_PREFIX = "e|"
+BUTTON_PATTERN = r"^e\|"
+FAILED_PER_PAGE = 8
+#: /failed pages through at most this many failures (newest first); the total is still shown.
+FAILED_LISTED = 800
+FULL_WORDS = frozenset({"full", "all", "đầy đủ", "day du"})
+
+
+def is_editor(settings: Settings, user_id: int | None) -> bool:
+    return user_id is not None and user_id in settings.editors
+
+
+def display_name(user: User | None) -> str:
+    """How other editors see who started a run: their Telegram name, else @username, else id."""
+    if user is None:
+        return ""
+    return (user.full_name or "").strip() or (f"@{user.username}" if user.username else str(user.id))
+
+
+# -- buttons --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EditorButton:
+    """`reindex` (start a scan), `stats` (new message), `failed` (the list, page `page`; `edit`
+    pages in place, otherwise it opens as a new message)."""
+
+    action: str
+    page: int = 1
+    edit: bool = False
+
+
+_CODES = {"reindex": "r", "stats": "s"}
+_ACTIONS = {v: k for k, v in _CODES.items()}
+
+
+def encode_button(button: EditorButton) -> str:
+    if button.action == "failed":
+        return f"{BUTTON_PREFIX}{'p' if button.edit else 'f'}|{button.page}"
+    return BUTTON_PREFIX + _CODES[button.action]
+
+
+def decode_button(data: str | None) -> EditorButton:
+    """Editor button data back to a button; anything else is a BadCallback."""
+    if not data or not data.startswith(BUTTON_PREFIX) or len(data.encode("utf-8", "surrogatepass")) > cb.MAX_BYTES:
+        raise cb.BadCallback("not an editor button")
+    body = data[len(BUTTON_PREFIX):]
+    if body in _ACTIONS:
+        return EditorButton(_ACTIONS[body])
+    code, _, rest = body.partition("|")
+    if code in ("f", "p") and rest.isdigit() and rest.isascii() and 1 <= int(rest) <= 1000:
+        return EditorButton("failed", int(rest), edit=code == "p")
+    raise cb.BadCallback(f"unknown editor button {data!r}")
+
+
+# -- formatting helpers passed to the templates -------------------------------------------------
+
+
+def number(value: int | float, lang: str, decimals: int = 0) -> str:
+    """1234567 → '1.234.567' (vi) or '1,234,567' (en); decimals with ',' in Vietnamese."""
+    text = f"{value:,.{decimals}f}"
+    if lang == "vi":
+        text = text.replace(",", "\x00").replace(".", ",").replace("\x00", ".")
+    return text
+
+
+def size(value: int | None, lang: str) -> str:
+    if value is None:
+        return "—"
+    for unit, scale in (("GB", 2**30), ("MB", 2**20), ("KB", 2**10)):
+        if value >= scale:
+            return f"{number(value / scale, lang, 1)} {unit}"
+    return f"{number(value, lang)} B"
+
+
+def local(moment: datetime | None) -> datetime | None:
+    """Times are stored in UTC and shown in Vietnam time."""
+    return moment.astimezone(VIETNAM_TZ) if moment is not None else None
+
+
+def short_path(source: str, folders: tuple[Path, ...], limit: int = 90) -> str:
+    """A failed page's path relative to its source folder (what the newsroom recognises), cut in
+    the middle when long so both the folder and the file name stay visible."""
+    for folder in folders:
+        prefix = str(folder.resolve()) + os.sep
+        if source.startswith(prefix):
+            source = source[len(prefix):]
+            break
+    if len(source) > limit:
+        keep = (limit - 1) // 2
+        source = source[:keep] + "…" + source[-keep:]
+    return source
+
+
+def cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+# -- the desk -------------------------------------------------------------------------------------
+
+
+@dataclass
+class Stats:
+    articles: int
+    newest: date | datetime | None
+    last_arrival: datetime | None
+    subscribers_active: int
+    subscribers_inactive: int
+    last_run: au.Entry | None
+    running: Run | None
+    index_bytes: int | None
+    index_docs: int | None
+    queries_today: int
+    failures: int
+
+
+class Desk:
+    """Everything editors can ask for, as rendered replies. Blocking reads go to worker threads."""
+
+    def __init__(self, settings: Settings, core: Core, audit: au.AuditLog, queries: QueryCounter,
+                 runner: ReindexRunner) -> None:
+        self.settings = settings
+        self.core = core
+        self.audit = audit
+        self.queries = queries
+        self.runner = runner
+
+    @property
+    def renderer(self) -> Renderer:
+        return self.core.renderer
+
+    def is_editor(self, user: User | None) -> bool:
+        return is_editor(self.settings, user.id if user else None)
+
+    def label(self, lang: str, name: str, *args: Any) -> str:
+        return self.renderer.label(lang, name, *args)
+
+    def render(self, lang: str, template: str, **context: Any) -> str:
+        return self.renderer.render(lang, template, num=lambda v, d=0: number(v, lang, d),
+                                    size=lambda v: size(v, lang), **context)
+
+    async def log(self, user: User | None, action: str, result: str, detail: dict[str, Any] | None = None) -> None:
+        try:
+            await asyncio.to_thread(self.audit.record, user.id if user else None, display_name(user), action,
+                                    result, detail)
+        except sqlite3.Error:  # the audit log must never stop the action it records
+            log.exception("could not write the audit log")
+
+    # -- refusals -----------------------------------------------------------------------------
+
+    def refusal(self, lang: str) -> Reply:
+        return Reply(self.render(lang, "editor_refused"))
+
+    # -- reindex --------------------------------------------------------------------------------
+
+    def reindex_kind(self, args: str) -> str | None:
+        """`/reindex` → scan, `/reindex full` → rebuild; None for anything else (usage hint)."""
+        words = " ".join(args.lower().split())
+        if not words:
+            return SCAN
+        return FULL if words in FULL_WORDS else None
+
+    def usage(self, lang: str) -> Reply:
+        return Reply(self.render(lang, "editor_usage"))
+
+    def start(self, kind: str, user: User | None, lang: str, status: Reporter) -> Reply | None:
+        """Start a run reporting through `status`; None when started, else the polite 'busy'."""
+        run, started = self.runner.start(kind, status, user_id=user.id if user else None,
+                                         user_name=display_name(user), lang=lang)
+        if started:
+            return None
+        return Reply(self.render(lang, "editor_busy", **self._run_context(run), mine=bool(
+            user and run.user_id == user.id)))
+
+    def busy_toast(self, lang: str, run: Run) -> str:
+        return self.label(lang, "editor_busy", run.user_name)
+
+    def run_reply(self, run: Run, final: bool) -> Reply:
+        """The status message of a run: progress while it runs, then its summary."""
+        lang = run.lang
+        if not final or run.outcome is None:
+            return Reply(self.render(lang, "editor_status", **self._run_context(run)))
+        outcome = run.outcome
+        html = self.render(lang, "editor_summary", **self._run_context(run), outcome=outcome,
+                           report=outcome.report, index=outcome.index or {}, top_reasons=outcome.top_reasons(3),
+                           seconds=number(max(outcome.seconds, 0.1), lang, 0 if outcome.seconds >= 10 else 1))
+        buttons: list[Button] = []
+        if outcome.failed:
+            buttons.append(Button(self.label(lang, "editor_failed_button", outcome.failed),
+                                  encode_button(EditorButton("failed"))))
+        buttons.append(Button(self.label(lang, "editor_stats_button"), encode_button(EditorButton("stats"))))
+        return Reply(html, (tuple(buttons),))
+
+    def _run_context(self, run: Run) -> dict[str, Any]:
+        step = run.step
+        percent = min(100, math.floor(100 * step.done / step.total)) if step.total else 0
+        return {"run": run, "step": step, "percent": percent, "started": local(run.started_at),
+                "who": run.user_name, "scheduled": run.kind == SCHEDULED}
+
+    # -- buttons --------------------------------------------------------------------------------
+
+    async def press(self, data: str | None, lang: str, user: User | None,
+                    status: Callable[[], Reporter]) -> CallbackResult:
+        """An editor's button (the handler has already checked that the presser is an editor)."""
+        try:
+            button = decode_button(data)
+        except cb.BadCallback:
+            return CallbackResult(answer=self.label(lang, "stale_button"), alert=True)
+        if button.action == "reindex":
+            run, started = self.runner.start(SCAN, status(), user_id=user.id if user else None,
+                                             user_name=display_name(user), lang=lang)
+            if not started:
+                await self.log(user, SCAN, au.BUSY, {"via": "button"})
+                return CallbackResult(answer=self.busy_toast(lang, run), alert=True)
+            return CallbackResult(answer=self.label(lang, "editor_started"))
+        if button.action == "stats":
+            return CallbackResult(send=(await self.stats(lang, user),))
+        reply = await self.failed(lang, user, button.page)
+        return CallbackResult(edit=reply) if button.edit else CallbackResult(send=(reply,))
+
+    # -- /failed --------------------------------------------------------------------------------
+
+    async def failed(self, lang: str, user: User | None, page: int = 1) -> Reply:
+        reply = await asyncio.to_thread(self.failed_page, lang, page)
+        await self.log(user, "failed", au.OK, {"page": page})
+        return reply
+
+    def failed_page(self, lang: str, page: int = 1) -> Reply:
+        """One page of the pages that failed to parse, newest first, with the common reasons."""
+        store = self.core.store
+        row = store.db_row("SELECT count(*) FROM failures")
+        total = int(row[0]) if row else 0
+        listed = store.failures(min(total, FAILED_LISTED)) if total else []
+        pages = max(1, math.ceil(len(listed) / FAILED_PER_PAGE))
+        page = min(max(page, 1), pages)
+        first = (page - 1) * FAILED_PER_PAGE
+        items = [
+            {"number": n, "path": short_path(source, self.settings.sources), "reason": cut(reason, 160),
+             "seen": local(datetime.fromisoformat(seen))}
+            for n, (source, reason, seen) in enumerate(listed[first : first + FAILED_PER_PAGE], first + 1)
+        ]
+        reasons = [(cut(reason, 80), n) for reason, n in Counter(r for _, r, _ in listed).most_common(3)]
+        html = self.render(lang, "editor_failed", total=total, listed=len(listed), items=items, reasons=reasons,
+                           page=page, pages=pages)
+        while not fits(html) and items:  # unusual paths/reasons: drop from the end rather than fail
+            items.pop()
+            html = self.render(lang, "editor_failed", total=total, listed=len(listed), items=items,
+                               reasons=reasons, page=page, pages=pages)
+        nav: list[Button] = []
+        if page > 1:
+            nav.append(Button(self.label(lang, "prev_page"), encode_button(EditorButton("failed", page - 1, True))))
+        if page < pages:
+            nav.append(Button(self.label(lang, "next_page"), encode_button(EditorButton("failed", page + 1, True))))
+        return Reply(html, (tuple(nav),) if nav else ())
+
+    # -- /stats ---------------------------------------------------------------------------------
+
+    async def stats(self, lang: str, user: User | None) -> Reply:
+        data = await asyncio.to_thread(self.collect_stats)
+        await self.log(user, "stats", au.OK)
+        return self.stats_reply(lang, data)
+
+    def collect_stats(self) -> Stats:
+        store = self.core.store
+        _first, newest = store.date_range()
+        active, inactive = subscriber_counts(self.settings.state_path)
+        index = self.core.index
+        index_bytes = index_docs = None
+        if index is not None:
+            try:
+                index_bytes, index_docs = index.size_bytes(), index.doc_count()
+            except Exception:  # a swap under way; the next /stats will have it
+                log.exception("could not read the index size")
+        failures = store.db_row("SELECT count(*) FROM failures")
+        return Stats(
+            articles=store.count(), newest=newest, last_arrival=store.first_seen_newest(),
+            subscribers_active=active, subscribers_inactive=inactive, last_run=self.audit.last_reindex(),
+            running=self.runner.current, index_bytes=index_bytes, index_docs=index_docs,
+            queries_today=self.queries.today(), failures=int(failures[0]) if failures else 0,
+        )
+
+    def stats_reply(self, lang: str, stats: Stats) -> Reply:
+        last = stats.last_run
+        running = stats.running
+        html = self.render(
+            lang, "editor_stats", stats=stats, last=last, last_at=local(last.started_at) if last else None,
+            last_detail=last.detail if last else {}, last_arrival=local(stats.last_arrival),
+            running=self._run_context(running) if running else None,
+        )
+        buttons = [Button(self.label(lang, "editor_reindex_button"), encode_button(EditorButton("reindex")))]
+        if stats.failures:
+            buttons.append(Button(self.label(lang, "editor_failed_button", stats.failures),
+                                  encode_button(EditorButton("failed"))))
+        return Reply(html, (tuple(buttons),))
+
+
+def subscriber_counts(state_path: Path) -> tuple[int, int]:
+    """(active, inactive) digest subscribers, read defensively: the digest feature owns the
+    table (`digest_subscribers`), and before it ever ran there is none, which means 0/0."""
+    if not state_path.exists():
+        return 0, 0
+    try:
+        db = sqlite3.connect(f"file:{state_path}?mode=ro", uri=True, timeout=5)
+    except sqlite3.Error:
+        return 0, 0
+    try:
+        rows = db.execute(
+            "SELECT active, count(*) FROM digest_subscribers WHERE chat_id != 0 GROUP BY active"
+        ).fetchall()
+    except sqlite3.Error:
+        return 0, 0
+    finally:
+        db.close()
+    counts = {bool(active): int(n) for active, n in rows}
+    return counts.get(True, 0), counts.get(False, 0)
+
+
+# -- Telegram: the status message of a run ---------------------------------------------------------
+
+
+class ChatStatus:
+    """Shows a run in one chat message: sent at the start, edited with progress, then the summary.
+
+    Never edits with identical text (Telegram answers 400 'message is not modified'); a failed
+    edit is logged and the run goes on. If the final edit fails (the message was deleted), the
+    summary is sent as a new message so the editor still learns how it ended.
+    """
+
+    def __init__(self, bot: Bot, chat_id: int, render: Callable[[Run, bool], Reply],
+                 markup: Callable[[Reply], Any], *, message_id: int | None = None,
+                 thread_id: int | None = None) -> None:
+        self.bot = bot
+        self.chat_id = chat_id
+        self.render = render
+        self.markup = markup
+        self.message_id = message_id
+        self.thread_id = thread_id
+        self._shown: str | None = None
+
+    async def show(self, run: Run, *, final: bool) -> None:
+        reply = self.render(run, final)
+        if reply.html == self._shown:
+            return
+        try:
+            if self.message_id is None:
+                await self._send(reply)
+            else:
+                try:
+                    await self.bot.edit_message_text(reply.html, chat_id=self.chat_id, message_id=self.message_id,
+                                                     parse_mode=ParseMode.HTML, reply_markup=self.markup(reply))
+                except BadRequest as exc:
+                    if "not modified" in str(exc).lower():
+                        pass
+                    elif final:
+                        await self._send(reply)
+                    else:
+                        raise
+            self._shown = reply.html
+        except TelegramError as exc:
+            log.warning("could not show %s status in chat %s: %s", run.kind, self.chat_id, exc)
+
+    async def _send(self, reply: Reply) -> None:
+        message = await self.bot.send_message(self.chat_id, reply.html, parse_mode=ParseMode.HTML,
+                                              reply_markup=self.markup(reply), message_thread_id=self.thread_id)
+        self.message_id = message.message_id
+
+
+def scheduled_reporter() -> Silent:
+    return Silent()
+
+
+# -- wiring (called from bot.app) -------------------------------------------------------------------
+
+
+def open_desk(settings: Settings, core: Core) -> Desk:
+    """Open the audit log and query counter in the state file and build the runner.
+
+    Runs left `running` by a killed process are marked interrupted first, so /stats never shows
+    a ghost run as still under way.
+    """
+    audit = au.AuditLog(settings.state_path)
+    stale = audit.interrupt_stale()
+    if stale:
+        log.warning("%d reindex run(s) were cut short by the last stop; marked interrupted", stale)
+
+    def refresh(_outcome: Any) -> None:
+        index = core.index  # opens it if the run just created the first index
+        if index is not None:
+            index.refresh()
+
+    runner = ReindexRunner(settings, audit, on_done=refresh)
+    return Desk(settings, core, audit, QueryCounter(settings.state_path), runner)
+
+
+async def close_desk(desk: Desk | None) -> None:
+    """At shutdown: stop a running reindex at the next file, keep today's count, close the log."""
+    if desk is None:
+        return
+    await desk.runner.shutdown()
+    try:
+        await asyncio.to_thread(desk.queries.flush)
+    except sqlite3.Error:
+        log.exception("could not save the query count")
+    desk.audit.close()
+
+
+async def scan_job(context: Any) -> None:
+    """JobQueue callback for BANTIN_SCAN_MINUTES: the same run as /reindex, reported nowhere but
+    the audit log and /stats; skipped (not queued) while another run is under way."""
+    desk: Desk | None = context.bot_data.get("desk")
+    if desk is None:
+        return
+    run, started = desk.runner.start(SCHEDULED, scheduled_reporter())
+    if not started:
+        log.info("scheduled scan skipped: a %s started by %s is still running", run.kind, run.user_name or "schedule")
+
+
+async def flush_job(context: Any) -> None:
+    """JobQueue callback: write the in-memory query count to the state file."""
+    desk: Desk | None = context.bot_data.get("desk")
+    if desk is not None:
+        try:
+            await asyncio.to_thread(desk.queries.flush)
+        except sqlite3.Error:
+            log.exception("could not save the query count")

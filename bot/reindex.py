@@ -1,0 +1,326 @@
+"""The editors' reindex: scan the sources into the store and bring the search index up to date,
+in the background, one run at a time, with a throttled progress report.
+
+Split in two on purpose:
+
+* `reindex_now` is the blocking work (ingest + index), run in a worker thread so the event loop
+  keeps answering searches. It is the only code path: `/reindex`, its button and the periodic scan
+  (`BANTIN_SCAN_MINUTES`) all end up here.
+* `ReindexRunner` owns the "one run at a time" rule and who started the run, polls the worker's
+  progress at a fixed pace and shows it through a `Reporter` (the Telegram status message, or
+  nothing for the scheduled scan), then the summary, and writes the audit log.
+
+A run is safe to kill at any point: the store writes in transactions and the index package swaps
+generations atomically, so the worst case is a run that must be repeated. At shutdown the runner
+asks the worker to stop at the next file instead of holding the process hostage.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+from articles.ingest import IngestReport, ingest
+from articles.store import ArticleStore
+from bot import audit as au
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+SCAN, FULL, SCHEDULED = "reindex", "reindex full", "scan"
+#: Seconds between two edits of the status message: lively enough for a person watching, far
+#: below Telegram's per-chat limit (about one message a second), and one edit per tick at most.
+EDIT_INTERVAL = 2.5
+#: How many failures the audit log keeps per run (the store keeps them all for /failed).
+AUDIT_FAILURES = 20
+
+
+class Interrupted(Exception):
+    """The bot is stopping: the worker gives up at the next file (nothing half-written)."""
+
+
+@dataclass(frozen=True)
+class Step:
+    """Where a run is: `phase` is 'start', 'scan' (files), 'index' or 'rebuild' (articles)."""
+
+    phase: str = "start"
+    done: int = 0
+    total: int = 0
+
+
+class Progress:
+    """Shared between the worker thread (writes) and the event loop (reads); also the stop flag."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._step = Step()
+        self.stop = threading.Event()
+
+    def report(self, phase: str, done: int = 0, total: int = 0) -> None:
+        if self.stop.is_set():
+            raise Interrupted
+        with self._lock:
+            self._step = Step(phase, max(0, done), max(0, total))
+
+    @property
+    def step(self) -> Step:
+        with self._lock:
+            return self._step
+
+
+@dataclass
+class Outcome:
+    """What a run did, for the summary message, the audit log and /stats."""
+
+    kind: str
+    result: str = au.OK  # ok | failed | interrupted
+    report: IngestReport | None = None
+    index: dict[str, Any] | None = None
+    index_busy: bool = False
+    error: str | None = None
+    seconds: float = 0.0
+
+    @property
+    def failed(self) -> int:
+        return len(self.report.failed) if self.report else 0
+
+    def top_reasons(self, n: int = 3) -> list[tuple[str, int]]:
+        return self.report.top_reasons(n) if self.report else []
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"kind": self.kind, "result": self.result, "seconds": round(self.seconds, 1)}
+        if self.report is not None:
+            report = self.report
+            data.update(added=report.added, updated=report.updated, unchanged=report.unchanged,
+                        removed=report.removed, failed=len(report.failed), files=report.files,
+                        top_reasons=[[reason, n] for reason, n in report.top_reasons(5)],
+                        failures=[[where, reason] for where, reason in report.failed[:AUDIT_FAILURES]])
+        if self.index is not None:
+            data["index"] = self.index
+        if self.index_busy:
+            data["index_busy"] = True
+        if self.error:
+            data["error"] = self.error
+        return data
+
+
+def reindex_now(settings: Settings, kind: str, progress: Progress) -> Outcome:
+    """The blocking work of one run; called in a worker thread.
+
+    `reindex`/`scan`: ingest `BANTIN_SOURCES` with pruning (new, changed and deleted pages), then
+    the incremental index update. `reindex full`: rebuild the index from the store in a fresh
+    generation and swap it in. When another process holds the index (a cron'd `bantin reindex`),
+    the store is still updated and the outcome says the index must catch up later.
+    """
+    from index.maintenance import IndexBusy, rebuild_index, update_index
+
+    started = time.perf_counter()
+    outcome = Outcome(kind)
+    with ArticleStore(settings.store_path) as store:
+        if kind != FULL:
+            progress.report("scan")
+            outcome.report = ingest(store, settings.sources, prune=True,
+                                    progress=lambda done, total: progress.report("scan", done, total))
+            forget_gone_failures(store, settings.sources)
+        phase = "rebuild" if kind == FULL else "index"
+        progress.report(phase)
+        action = rebuild_index if kind == FULL else update_index
+        try:
+            update = action(store, settings.index_root, progress=_index_progress(progress, phase))
+        except IndexBusy as exc:
+            log.warning("index busy, store updated but index not: %s", exc)
+            outcome.index_busy = True
+            outcome.result = au.FAILED
+        else:
+            outcome.index = update.to_json()
+    outcome.seconds = time.perf_counter() - started
+    return outcome
+
+
+def _index_progress(progress: Progress, phase: str) -> Callable[[int, int], None]:
+    """Progress of the index phase (articles). A stop request raised from here is safe too: the
+    index package cancels its writer, and a half-built generation is never swapped in."""
+    return lambda done, total: progress.report(phase, done, total)
+
+
+def forget_gone_failures(store: ArticleStore, sources: tuple[Path, ...], limit: int = 100_000) -> int:
+    """Drop failures of pages that no longer exist under a scanned folder.
+
+    The newsroom fixes a broken page by deleting it as often as by repairing it; without this,
+    /failed would list deleted files forever.
+    """
+    folders = [str(p.resolve()) + os.sep for p in sources if p.is_dir()]
+    gone = [
+        source for source, _reason, _seen in store.failures(limit)
+        if any(source.startswith(f) for f in folders) and not os.path.lexists(source)
+    ]
+    if gone:
+        store.clear_failures(gone)
+    return len(gone)
+
+
+# -- the background runner ------------------------------------------------------------------------
+
+
+def in_daemon_thread(func: Callable[..., T], *args: Any) -> asyncio.Future[T]:
+    """Like `asyncio.to_thread`, but in a thread of its own that does not hold the process open.
+
+    A scan can sit for minutes in one read (a stalled network share). The default executor would
+    leave fewer workers for searches meanwhile, and its threads are joined at exit, so a stuck run
+    would keep a stopping bot alive; a daemon thread dies with the process, which is as safe as
+    SIGKILL here (SQLite transactions, atomic index swaps).
+    """
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[T] = loop.create_future()
+
+    def settle(result: Any, error: BaseException | None) -> None:
+        if future.done():
+            return
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)
+
+    def target() -> None:
+        result: Any = None
+        error: BaseException | None = None
+        try:
+            result = func(*args)
+        except BaseException as exc:
+            error = exc
+        with contextlib.suppress(RuntimeError):  # the loop is gone: nobody is waiting any more
+            loop.call_soon_threadsafe(settle, result, error)
+
+    threading.Thread(target=target, name="bantin-reindex", daemon=True).start()
+    return future
+
+
+class Reporter(Protocol):
+    """Where a run shows itself. `show` is called with the initial status, throttled progress and
+    the final summary; it must not raise (a failed edit must never fail the run)."""
+
+    async def show(self, run: Run, *, final: bool) -> None: ...
+
+
+class Silent:
+    """The scheduled scan's reporter: the audit log and /stats are its report."""
+
+    async def show(self, run: Run, *, final: bool) -> None:
+        return None
+
+
+@dataclass
+class Run:
+    kind: str
+    user_id: int | None  # None: the scheduled scan
+    user_name: str
+    lang: str
+    started_at: datetime
+    progress: Progress = field(default_factory=Progress)
+    outcome: Outcome | None = None
+    audit_id: int | None = None
+    task: asyncio.Task[None] | None = field(default=None, repr=False)
+
+    @property
+    def step(self) -> Step:
+        return self.progress.step
+
+
+Work = Callable[[Settings, str, Progress], Outcome]
+
+
+class ReindexRunner:
+    """At most one run at a time per bot process; the claim happens without awaiting anything,
+    so two editors pressing at the same instant cannot both start one."""
+
+    def __init__(self, settings: Settings, audit: au.AuditLog, *, on_done: Callable[[Outcome], None] | None = None,
+                 work: Work = reindex_now, interval: float = EDIT_INTERVAL) -> None:
+        self.settings = settings
+        self.audit = audit
+        self.on_done = on_done
+        self.work = work
+        self.interval = interval
+        self.current: Run | None = None
+
+    def start(self, kind: str, reporter: Reporter, *, user_id: int | None = None, user_name: str = "",
+              lang: str = "vi") -> tuple[Run, bool]:
+        """(the new run, True), or (the run already under way, False)."""
+        if self.current is not None:
+            return self.current, False
+        run = Run(kind, user_id, user_name, lang, datetime.now(UTC))
+        self.current = run
+        run.task = asyncio.get_running_loop().create_task(self._run(run, reporter), name=f"bantin {kind}")
+        return run, True
+
+    async def _run(self, run: Run, reporter: Reporter) -> None:
+        try:
+            try:
+                run.audit_id = await asyncio.to_thread(self.audit.begin, run.user_id, run.user_name, run.kind)
+            except sqlite3.Error:  # the audit log must never stop the work it records
+                log.exception("could not write the audit log")
+            await self._show(reporter, run, final=False)
+            run.outcome = await self._watch(run, reporter)
+            log.info("%s by %s: %s", run.kind, run.user_name or "schedule", run.outcome.to_json())
+            if self.on_done is not None:
+                try:
+                    await asyncio.to_thread(self.on_done, run.outcome)
+                except Exception:  # the run itself succeeded; a stale searcher refreshes later
+                    log.exception("could not refresh the search index after %s", run.kind)
+            if run.audit_id is not None:
+                try:
+                    await asyncio.to_thread(self.audit.finish, run.audit_id, run.outcome.result,
+                                            run.outcome.to_json())
+                except sqlite3.Error:
+                    log.exception("could not write the audit log")
+            await self._show(reporter, run, final=True)
+        finally:
+            self.current = None
+
+    @staticmethod
+    async def _show(reporter: Reporter, run: Run, *, final: bool) -> None:
+        try:
+            await reporter.show(run, final=final)
+        except Exception:  # showing progress is a courtesy; the run goes on regardless
+            log.exception("could not show the %s status", run.kind)
+
+    async def _watch(self, run: Run, reporter: Reporter) -> Outcome:
+        """Wait for the worker, showing progress every `interval` seconds when it changed."""
+        worker = in_daemon_thread(self.work, self.settings, run.kind, run.progress)
+        shown = run.step
+        while not worker.done():
+            await asyncio.wait({worker}, timeout=self.interval)
+            if not worker.done() and run.step != shown:
+                shown = run.step
+                await self._show(reporter, run, final=False)
+        try:
+            return worker.result()
+        except Interrupted:
+            return Outcome(run.kind, result=au.INTERRUPTED, error="bot stopped")
+        except Exception as exc:
+            log.exception("%s failed", run.kind)
+            return Outcome(run.kind, result=au.FAILED, error=f"{type(exc).__name__}: {exc}"[:500])
+
+    async def shutdown(self, timeout: float = 20.0) -> None:
+        """Ask a running worker to stop at the next file and wait for the summary to be shown."""
+        run = self.current
+        if run is None or run.task is None:
+            return
+        log.info("stopping: asking the running %s to stop at the next file", run.kind)
+        run.progress.stop.set()
+        try:
+            await asyncio.wait_for(asyncio.shield(run.task), timeout)
+        except (TimeoutError, asyncio.CancelledError):
+            log.warning("%s still running at shutdown; the next start marks it interrupted", run.kind)
+        except Exception:
+            log.exception("%s failed while stopping", run.kind)
