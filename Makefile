@@ -27,6 +27,8 @@ bench: $(BIN)/bantin
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/relevance.py
 	$(BIN)/python bench/search.py
+	$(BIN)/python bench/bot.py
+	$(BIN)/python bench/digest.py
 
 clean:
 	rm -rf $(VENV) data *.egg-info .pytest_cache .mypy_cache .ruff_cache

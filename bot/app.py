@@ -9,7 +9,8 @@ from __future__ import annotations
 import hashlib
 import logging
 
-from telegram import BotCommand, BotCommandScopeDefault, Update
+from telegram import BotCommand, BotCommandScopeChat, BotCommandScopeDefault, Update
+from telegram.error import TelegramError
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -21,14 +22,16 @@ from telegram.ext import (
 )
 
 from articles.store import ArticleStore
-from bot import handlers
-from bot.core import Core
+from bot import editors, handlers
+from bot.core import DIGEST_COMMANDS, Core
 from bot.ratelimit import RateLimiter
 from bot.render import LANGUAGES, Renderer
+from bot.schedule import start_digests, stop_digests
 from bot.settings import Settings
+from bot.subscriptions import SubscriptionStore
 
 log = logging.getLogger(__name__)
-MENU = ("search", "latest", "help", "about")
+MENU = ("search", "latest", "subscribe", "settings", "help", "about")
 
 
 def build_application(settings: Settings) -> Application:  # type: ignore[type-arg]
@@ -42,10 +45,11 @@ def build_application(settings: Settings) -> Application:  # type: ignore[type-a
         .base_url(f"{api}/bot")
         .base_file_url(f"{api}/file/bot")
         # Telegram's flood limits (~30 msg/s overall, 1/s per chat, 20/min per group) and 429s.
-        .rate_limiter(AIORateLimiter(max_retries=3))
+        .rate_limiter(AIORateLimiter(overall_max_rate=settings.flood_rate, max_retries=3))
         .concurrent_updates(64)
         .connection_pool_size(64)
         .post_init(post_init)
+        .post_stop(post_stop)
         .post_shutdown(post_shutdown)
         .build()
     )
@@ -62,6 +66,12 @@ def add_handlers(application: Application) -> None:  # type: ignore[type-arg]
     application.add_handler(CommandHandler("about", handlers.about))
     application.add_handler(CommandHandler(["latest", "moi"], handlers.latest))
     application.add_handler(CommandHandler(["search", "tim"], handlers.search_command))
+    application.add_handler(CommandHandler("reindex", handlers.reindex))
+    application.add_handler(CommandHandler("failed", handlers.failed))
+    application.add_handler(CommandHandler("stats", handlers.stats))
+    application.add_handler(CallbackQueryHandler(handlers.editor_button, pattern=editors.BUTTON_PATTERN))
+    # Digest commands on edited messages too: fixing "/subscribe 7:00" to "/subscribe 8:00" applies it.
+    application.add_handler(CommandHandler(list(DIGEST_COMMANDS), handlers.digest_command))
     application.add_handler(MessageHandler(filters.COMMAND, handlers.other_command))
     application.add_handler(MessageHandler(private & filters.TEXT, handlers.private_text))
     application.add_handler(MessageHandler(groups & filters.TEXT, handlers.group_text))
@@ -81,7 +91,9 @@ async def post_init(application: Application) -> None:  # type: ignore[type-arg]
     store = ArticleStore(settings.store_path)
     me = await application.bot.get_me()
     application.bot_data["core"] = Core(store, settings.index_root, renderer, per_page=settings.per_page,
-                                        bot_username=me.username)
+                                        bot_username=me.username,
+                                        subscriptions=SubscriptionStore(settings.state_path),
+                                        digest_time=settings.digest_time, digest_size=settings.digest_size)
     application.bot_data["limiter"] = RateLimiter(settings.rate_burst, settings.rate_per_minute)
     application.bot_data["search_timeout"] = settings.search_timeout
     for lang in LANGUAGES:
@@ -89,7 +101,52 @@ async def post_init(application: Application) -> None:  # type: ignore[type-arg]
         await application.bot.set_my_commands(
             commands, scope=BotCommandScopeDefault(), language_code=None if lang == "vi" else lang
         )
+    desk = editors.open_desk(settings, application.bot_data["core"])
+    application.bot_data["desk"] = desk
+    application.bot_data["queries"] = desk.queries
+    await set_editor_menus(application, renderer, desk)
+    if application.job_queue is not None:
+        application.job_queue.run_repeating(editors.flush_job, interval=60, first=60, name="flush query count")
+        if settings.scan_minutes:
+            every = settings.scan_minutes * 60
+            application.job_queue.run_repeating(editors.scan_job, interval=every, first=every, name="scan sources")
+            log.info("scanning the sources every %d min (BANTIN_SCAN_MINUTES)", settings.scan_minutes)
+    application.bot_data["digests"] = await start_digests(application, application.bot_data["core"], settings)
     log.info("bot @%s ready: %d articles", me.username, store.count())
+
+
+async def set_editor_menus(application: Application, renderer: Renderer, desk: editors.Desk) -> None:  # type: ignore[type-arg]
+    """Each editor's private chat gets the public menu plus the editor commands (vi and en);
+    editors removed from BANTIN_EDITORS get the public menu back. A user who never opened a chat
+    with the bot cannot have a chat menu yet: logged, not fatal (it is set on the next start)."""
+    settings: Settings = application.bot_data["settings"]
+    given: set[int] = set()
+    for user_id in sorted(settings.editors):
+        try:
+            for lang in LANGUAGES:
+                names = (*MENU, *editors.EDITOR_COMMANDS)
+                commands = [BotCommand(name, renderer.label(lang, f"cmd_{name}")) for name in names]
+                await application.bot.set_my_commands(commands, scope=BotCommandScopeChat(chat_id=user_id),
+                                                       language_code=None if lang == "vi" else lang)
+            given.add(user_id)
+        except TelegramError as exc:
+            log.warning("could not set the editor menu for user %s: %s", user_id, exc)
+    for user_id in desk.audit.menu_users() - set(settings.editors):
+        try:
+            for lang in LANGUAGES:
+                await application.bot.delete_my_commands(scope=BotCommandScopeChat(chat_id=user_id),
+                                                         language_code=None if lang == "vi" else lang)
+        except TelegramError as exc:
+            log.warning("could not remove the editor menu of former editor %s: %s", user_id, exc)
+            given.add(user_id)  # try again next start
+    desk.audit.set_menu_users(given)
+
+
+async def post_stop(application: Application) -> None:  # type: ignore[type-arg]
+    """While the bot can still send: stop a running reindex politely and save the counters; let a
+    digest broadcast finish its message in flight (the rest stays pending for the next start)."""
+    await stop_digests(application.bot_data.get("digests"))
+    await editors.close_desk(application.bot_data.get("desk"))
 
 
 async def post_shutdown(application: Application) -> None:  # type: ignore[type-arg]
@@ -97,6 +154,8 @@ async def post_shutdown(application: Application) -> None:  # type: ignore[type-
     if core is not None:
         core.close()
         core.store.close()
+        if core.subscriptions is not None:
+            core.subscriptions.close()
 
 
 def run_bot(settings: Settings, *, webhook: str | None = None, listen: str | None = None) -> int:

@@ -48,7 +48,33 @@ class NoopButton:
     """The 'page 2/7' label between the arrows: pressing it does nothing."""
 
 
-Callback = PageButton | RelatedButton | ReadButton | NoopButton
+@dataclass(frozen=True)
+class DigestMoreButton:
+    """The next articles of a digest: its window (exclusive start, inclusive end, in microseconds
+    since the epoch) and where to continue; the chat's topics are looked up when pressed."""
+
+    since_us: int
+    until_us: int
+    offset: int
+
+
+#: Digest settings actions and the shape of their value: a time 'HHMM', a topic 'n:tag', or none.
+DIGEST_ACTIONS = {"time": "t", "drop": "x", "clear": "c", "stop": "u", "start": "s", "show": "g", "preview": "p"}
+_DIGEST_CODES = {v: k for k, v in DIGEST_ACTIONS.items()}
+_HHMM = re.compile(r"^([01]\d|2[0-3])[0-5]\d$")
+_DROP = re.compile(r"^[1-9]:[0-9a-f]{6}$")
+
+
+@dataclass(frozen=True)
+class DigestButton:
+    """A /settings button: change the time, drop a topic (index and a tag of its text, so a stale
+    button cannot drop a different topic), clear topics, stop or restart, show settings, preview."""
+
+    action: str
+    value: str = ""
+
+
+Callback = PageButton | RelatedButton | ReadButton | NoopButton | DigestMoreButton | DigestButton
 
 
 def encode(button: Callback) -> str:
@@ -63,6 +89,10 @@ def encode(button: Callback) -> str:
         return _checked(f"r|{button.article_id}")
     if isinstance(button, ReadButton):
         return _checked(f"f|{button.article_id}|{button.part}")
+    if isinstance(button, DigestMoreButton):
+        return _checked(f"d|m|{_b36(button.since_us)}|{_b36(button.until_us)}|{button.offset}")
+    if isinstance(button, DigestButton):
+        return _checked(f"d|{DIGEST_ACTIONS[button.action]}" + (f"|{button.value}" if button.value else ""))
     return "x"
 
 
@@ -85,7 +115,41 @@ def decode(data: str | None) -> Callback:
         article_id, _, part = rest.rpartition("|")
         if _ID.match(article_id) and part.isdigit() and 1 <= int(part) <= 1000:
             return ReadButton(article_id, int(part))
+    if kind == "d":
+        return _decode_digest(rest)
     raise BadCallback(f"unknown button {kind!r}")
+
+
+def _decode_digest(rest: str) -> Callback:
+    code, _, value = rest.partition("|")
+    if code == "m":
+        fields = value.split("|")
+        if len(fields) == 3 and all(re.fullmatch(r"[0-9a-z]{1,13}", f) for f in fields[:2]) \
+                and fields[2].isdigit() and 1 <= int(fields[2]) <= 10000:
+            since, until = int(fields[0], 36), int(fields[1], 36)
+            if since < until:
+                return DigestMoreButton(since, until, int(fields[2]))
+        raise BadCallback("bad digest more button")
+    action = _DIGEST_CODES.get(code)
+    if action == "time" and _HHMM.match(value):
+        return DigestButton(action, value)
+    if action == "drop" and _DROP.match(value):
+        return DigestButton(action, value)
+    if action in ("clear", "stop", "start", "show", "preview") and not value:
+        return DigestButton(action)
+    raise BadCallback(f"bad digest button {code!r}")
+
+
+def _b36(value: int) -> str:
+    if value < 0:
+        raise ValueError("negative timestamp")
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+    out = ""
+    while True:
+        value, rem = divmod(value, 36)
+        out = digits[rem] + out
+        if not value:
+            return out
 
 
 def _checked(data: str) -> str:

@@ -76,6 +76,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--listen", metavar="HOST:PORT", default="127.0.0.1:8443", help="where the webhook server listens")
     p.set_defaults(func=cmd_run)
 
+    p = sub.add_parser("digest", help="send the daily digests that are due (`run` does this every minute)")
+    p.add_argument("--dry-run", action="store_true", help="print the digests; send and record nothing")
+    p.add_argument("--now", action="store_true", help="every active subscriber now, as if their time had come")
+    p.add_argument("--chat", type=int, metavar="ID", help="only this chat")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.set_defaults(func=cmd_digest)
+
     p = sub.add_parser("start", help="ingest BANTIN_SOURCES, then `run` with a token or `chat` without")
     p.set_defaults(func=cmd_start)
     return parser
@@ -269,6 +276,96 @@ def cmd_start(args: argparse.Namespace, settings: Settings) -> int:
         return cmd_run(argparse.Namespace(webhook=None, listen=None), settings)
     print("Chưa có BANTIN_TOKEN: mở bảng trò chuyện ngoại tuyến (Ctrl-D để thoát).", file=sys.stderr)
     return cmd_chat(argparse.Namespace(lang="vi"), settings)
+
+
+def cmd_digest(args: argparse.Namespace, settings: Settings) -> int:
+    """Send (or with --dry-run print) due digests through the scheduler's delivery log.
+
+    Same log, same lease as `bantin run`: a second run finds nothing due and sends nothing, and a
+    run interrupted by Ctrl-C or SIGTERM leaves the rest pending for the next one.
+    """
+    import asyncio
+
+    from bot.broadcast import DigestRunner, Limits, digest_bot
+    from bot.render import Renderer
+    from bot.subscriptions import CONSOLE_CHAT, SubscriptionStore, utcnow
+
+    if not settings.store_path.exists():
+        raise UserError("chưa có kho bài viết", "chạy `bantin ingest` trước")
+    if args.chat == CONSOLE_CHAT and not args.dry_run:
+        raise UserError(f"chat {CONSOLE_CHAT} là bảng trò chuyện ngoại tuyến, không gửi qua Telegram được",
+                        f"xem bản tin của nó với `bantin digest --dry-run --now --chat {CONSOLE_CHAT}`")
+    if not args.dry_run and not settings.token:
+        raise UserError("chưa có BANTIN_TOKEN", "đặt BANTIN_TOKEN, hoặc xem trước với `bantin digest --dry-run`")
+    with ArticleStore(settings.store_path) as store, SubscriptionStore(settings.state_path) as subs:
+        if args.chat is not None and subs.get(args.chat) is None:
+            raise UserError(f"chat {args.chat} chưa đăng ký bản tin",
+                            "người dùng đăng ký bằng /subscribe trong Telegram")
+        runner = DigestRunner(store, subs, Renderer(), size=settings.digest_size)
+        if args.dry_run:
+            return _print_plan(runner, subs, utcnow(), force=args.now, chat=args.chat, as_json=args.json)
+        assert settings.token
+        report = asyncio.run(_send_digests(runner, digest_bot(settings.token, settings.api_url),
+                                           Limits(rate=settings.digest_rate), force=args.now, chat=args.chat))
+        holder = subs.lock_holder() if report.busy else None
+    if report.busy:
+        where = f" (pid {holder[1]} trên {holder[0]})" if holder else ""
+        raise UserError("một tiến trình khác đang gửi bản tin" + where,
+                        "đợi nó xong rồi chạy lại; không có gì bị gửi hai lần")
+    if args.json:
+        print(json.dumps(report.to_json(), ensure_ascii=False, indent=2))
+    else:
+        print(f"bản tin: {report.delivered} đã gửi ({report.messages} tin nhắn), {report.empty} không có gì mới, "
+              f"{report.blocked} bị chặn (đã huỷ đăng ký), {report.failed} lỗi, {report.retry_later} để lần sau"
+              + (f", {report.resumed} tiếp tục từ lần trước" if report.resumed else "")
+              + (f", {report.interrupted} dừng giữa chừng (sẽ gửi lần sau)" if report.interrupted else "")
+              + f"  ({report.seconds:.1f} s)")
+    return 1 if report.failed else 0
+
+
+async def _send_digests(runner, bot, limits, *, force: bool, chat: int | None):  # type: ignore[no-untyped-def]
+    """Run one broadcast; SIGINT/SIGTERM stop it after the message in flight."""
+    import asyncio
+    import signal
+
+    from bot.broadcast import telegram_sender
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with bot:
+        return await runner.run(telegram_sender(bot), limits=limits, force=force, chat=chat,
+                                should_stop=stop.is_set, lock_wait=30.0)
+
+
+def _print_plan(runner, subs, now, *, force: bool, chat: int | None, as_json: bool) -> int:  # type: ignore[no-untyped-def]
+    """`--dry-run`: what would be sent, as the console shows messages; nothing is recorded."""
+    from bot.console import to_console
+
+    plan = runner.plan(now, force=force, chat=chat)
+    pending = subs.pending(now=now, chat_id=chat)
+    if as_json:
+        print(json.dumps({"digests": [{"chat_id": s.chat_id, "slot": p.slot_key, "articles": p.articles,
+                                       "messages": [part.html for part in p.parts]} for s, p in plan.items],
+                          "pending": len(pending)}, ensure_ascii=False, indent=2))
+        return 0
+    for subscriber, planned in plan.items:
+        if not planned.parts:
+            continue
+        topics = ", ".join(subscriber.topics) or "mọi tin"
+        print(f"── chat {subscriber.chat_id} · {planned.slot_key} · {subscriber.slot} · {topics} · "
+              f"{planned.articles} bài")
+        for part in planned.parts:
+            print(to_console(part.html))
+            labels = [text for row in part.buttons for text, _ in row]
+            if labels:
+                print("  ".join(f"[{label}]" for label in labels))
+            print()
+    sending = sum(1 for _, p in plan.items if p.parts)
+    print(f"(thử) {sending} bản tin sẽ gửi, {len(plan.items) - sending} không có gì mới, "
+          f"{len(pending)} đang chờ gửi tiếp")
+    return 0
 
 
 # -- helpers ----------------------------------------------------------------------------------

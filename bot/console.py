@@ -17,9 +17,8 @@ _TAGS = re.compile(r"<[^>]+>")
 
 
 def to_console(reply_html: str) -> str:
-    """Telegram HTML → plain text for a terminal: bold in *stars*, links as 'text <url>'."""
-    text = re.sub(r'<a href="([^"]*)">(.*?)</a>', lambda m: f"{m.group(2)} <{html.unescape(m.group(1))}>", reply_html,
-                  flags=re.DOTALL)
+    """Telegram HTML → plain text for a terminal: bold in *stars*, links as 'text (url)'."""
+    text = re.sub(r'<a href="([^"]*)">(.*?)</a>', r"\2 (\1)", reply_html, flags=re.DOTALL)
     text = re.sub(r"</?b>", "*", text)
     return html.unescape(_TAGS.sub("", text))
 

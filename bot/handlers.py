@@ -26,9 +26,11 @@ from telegram.constants import ChatType, ParseMode
 from telegram.error import BadRequest, Forbidden
 from telegram.ext import ContextTypes
 
+from bot import editors
 from bot.core import Core, Reply, parse_command
 from bot.ratelimit import RateLimiter
 from bot.render import language_of
+from bot.usage import count_query
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -105,6 +107,7 @@ async def search_and_send(update: Update, context: Context, text: str) -> None:
     lang = lang_of(update)
     try:
         replies = [await in_thread(context, core.search, text, lang)]
+        count_query(context.bot_data)
     except TimeoutError:
         replies = [core.notice("timeout", lang)]
     await send(update, replies)
@@ -115,14 +118,13 @@ def addressed_text(message: Message, username: str | None) -> str | None:
     text = message.text or ""
     if username:
         mention = f"@{username}".lower()
-        for entity, value in message.parse_entities([MessageEntity.MENTION]).items():
+        for value in message.parse_entities([MessageEntity.MENTION]).values():
             if value.lower() == mention:
-                return (text[: entity.offset] + text[entity.offset + entity.length :]).strip() if False else (
-                    text.replace(value, " ").strip()
-                )
-    reply_to = message.reply_to_message
-    if reply_to and reply_to.from_user and reply_to.from_user.is_bot and reply_to.from_user.username == username:
-        return text
+                return text.replace(value, " ").strip()
+        reply_to = message.reply_to_message
+        author = reply_to.from_user if reply_to else None
+        if author and author.is_bot and (author.username or "").lower() == username.lower():
+            return text
     return None
 
 
@@ -176,7 +178,25 @@ async def other_command(update: Update, context: Context) -> None:
     if not await allowed(update, context):
         return
     core = core_of(context)
-    await send(update, await in_thread(context, core.command, name, args, lang_of(update)))
+    await send(update, await in_thread(context, core.command, name, args, lang_of(update), chat=message.chat_id))
+
+
+async def digest_command(update: Update, context: Context) -> None:
+    """/subscribe, /unsubscribe, /settings, /digest (and Vietnamese aliases): private chats only."""
+    message = update.effective_message
+    if message is None or not message.text:
+        return
+    parsed = parse_command(message.text)
+    if parsed is None:
+        return
+    core = core_of(context)
+    if message.chat.type != ChatType.PRIVATE:
+        await send(update, [core.notice("digest_private", lang_of(update), bot_username=context.bot.username)])
+        return
+    if not await allowed(update, context):
+        return
+    name, _, args = parsed
+    await send(update, await in_thread(context, core.command, name, args, lang_of(update), chat=message.chat_id))
 
 
 # -- messages ------------------------------------------------------------------------------------
@@ -233,7 +253,9 @@ async def button(update: Update, context: Context) -> None:
     lang = lang_of(update)
     message = query.message if isinstance(query.message, Message) else None
     try:
-        result = await in_thread(context, core.callback, query.data, lang, message_query=query_in_message(message))
+        chat = message.chat_id if message is not None else query.from_user.id
+        result = await in_thread(context, core.callback, query.data, lang, message_query=query_in_message(message),
+                                 chat=chat)
     except TimeoutError:
         await query.answer(core.renderer.label(lang, "busy"), show_alert=True)
         return
@@ -279,6 +301,88 @@ async def inline_query(update: Update, context: Context) -> None:
         for item in items
     ]
     await inline.answer(results, next_offset=next_offset, cache_time=60, is_personal=False)
+
+
+# -- editors (newsroom staff, BANTIN_EDITORS) ------------------------------------------------------
+
+
+def desk_of(context: Context) -> editors.Desk:
+    desk: editors.Desk = context.bot_data["desk"]
+    return desk
+
+
+async def editor_only(update: Update, context: Context, action: str) -> bool:
+    """True for an editor; anyone else is refused politely (and audited), and nothing happens."""
+    desk = desk_of(context)
+    user = update.effective_user
+    if desk.is_editor(user):
+        return True
+    await desk.log(user, action, "refused", {"data": update.callback_query.data} if update.callback_query else None)
+    if update.callback_query is not None:
+        await update.callback_query.answer(desk.label(lang_of(update), "editor_only"), show_alert=True)
+    elif await allowed(update, context):
+        await send(update, [desk.refusal(lang_of(update))])
+    return False
+
+
+def status_message(update: Update, context: Context) -> editors.ChatStatus:
+    """Where a run started from this update shows its progress: a new message in the same chat."""
+    message = update.effective_message
+    chat = update.effective_chat
+    assert chat is not None
+    thread = message.message_thread_id if isinstance(message, Message) and message.is_topic_message else None
+    return editors.ChatStatus(context.bot, chat.id, desk_of(context).run_reply, keyboard, thread_id=thread)
+
+
+async def reindex(update: Update, context: Context) -> None:
+    """Editors: scan the sources into the store and index in the background; `full` rebuilds the index."""
+    if update.edited_message is not None:  # fixing a typo in "/reindex" must not start another run
+        return
+    if not await editor_only(update, context, "reindex"):
+        return
+    desk, lang = desk_of(context), lang_of(update)
+    kind = desk.reindex_kind(" ".join(context.args or []))
+    if kind is None:
+        await send(update, [desk.usage(lang)])
+        return
+    busy = desk.start(kind, update.effective_user, lang, status_message(update, context))
+    if busy is not None:
+        await desk.log(update.effective_user, kind, "busy")
+        await send(update, [busy])
+
+
+async def failed(update: Update, context: Context) -> None:
+    """Editors: the pages that failed to parse, with their reasons."""
+    if await editor_only(update, context, "failed"):
+        await send(update, [await desk_of(context).failed(lang_of(update), update.effective_user)])
+
+
+async def stats(update: Update, context: Context) -> None:
+    """Editors: articles, subscribers, last reindex, index size and searches served today."""
+    if await editor_only(update, context, "stats"):
+        await send(update, [await desk_of(context).stats(lang_of(update), update.effective_user)])
+
+
+async def editor_button(update: Update, context: Context) -> None:
+    """Editors' buttons, checked again on every press: callback data can be forged."""
+    query = update.callback_query
+    if query is None or not await editor_only(update, context, "button"):
+        return
+    message = query.message if isinstance(query.message, Message) else None
+    result = await desk_of(context).press(query.data, lang_of(update), update.effective_user,
+                                          lambda: status_message(update, context))
+    await query.answer(result.answer, show_alert=result.alert)
+    if result.edit is not None and message is not None:
+        try:
+            await query.edit_message_text(result.edit.html, parse_mode=ParseMode.HTML,
+                                          reply_markup=keyboard(result.edit))
+        except BadRequest as exc:
+            if "not modified" not in str(exc).lower():
+                raise
+    for reply in result.send:
+        if update.effective_chat is not None:
+            await context.bot.send_message(update.effective_chat.id, reply.html, parse_mode=ParseMode.HTML,
+                                           reply_markup=keyboard(reply))
 
 
 # -- errors ----------------------------------------------------------------------------------------

@@ -36,6 +36,20 @@ class Settings:
     rate_per_minute: int = 20
     webhook_secret: str | None = field(default=None, repr=False)
     log_level: str = "INFO"
+    #: Messages/s the whole bot may send (Telegram's flood limit is about 30); 0 turns PTB's
+    #: limiter off, which only makes sense against a local Bot API server (benchmarks).
+    flood_rate: int = 30
+    #: Daily digests: default delivery time (Vietnam time), articles per digest before a "more"
+    #: button, and the broadcast's pace in messages/s (Telegram allows ~30/s for the whole bot;
+    #: the rest is headroom for interactive replies, which share the same limit).
+    digest_time: str = "07:00"
+    digest_size: int = 10
+    digest_rate: float = 25.0
+    #: Newsroom editors: Telegram user ids allowed to reindex and see /failed and /stats. Ids, not
+    #: @usernames, because a username can be changed or taken over by someone else.
+    editors: frozenset[int] = frozenset()
+    #: Minutes between automatic scans of the sources (0 = off); same code path as /reindex.
+    scan_minutes: int = 0
 
     @property
     def store_path(self) -> Path:
@@ -62,6 +76,12 @@ ENV = {
     "rate_per_minute": "BANTIN_RATE_PER_MINUTE",
     "webhook_secret": "BANTIN_WEBHOOK_SECRET",
     "log_level": "BANTIN_LOG_LEVEL",
+    "flood_rate": "BANTIN_FLOOD_RATE",
+    "digest_time": "BANTIN_DIGEST_TIME",
+    "digest_size": "BANTIN_DIGEST_SIZE",
+    "digest_rate": "BANTIN_DIGEST_RATE",
+    "editors": "BANTIN_EDITORS",
+    "scan_minutes": "BANTIN_SCAN_MINUTES",
 }
 
 
@@ -104,6 +124,19 @@ def _convert(name: str, raw: Any, where: str, default: Any) -> Any:
             if not url.startswith(("http://", "https://")):
                 raise ValueError("cần bắt đầu bằng http:// hoặc https://")
             return url
+        if name == "digest_time":
+            match = re.fullmatch(r"([01]?\d|2[0-3])[:hH]([0-5]\d)", str(raw).strip())
+            if not match:
+                raise ValueError("cần giờ dạng HH:MM, từ 00:00 đến 23:59")
+            return f"{int(match[1]):02d}:{match[2]}"
+        if name == "digest_size" and not 1 <= int(raw) <= 50:
+            raise ValueError("cần từ 1 đến 50 bài")
+        if name == "digest_rate" and not 0 < float(raw) <= 30:
+            raise ValueError("cần lớn hơn 0 và không quá 30 tin/giây (giới hạn của Telegram)")
+        if name == "editors":
+            return _editor_ids(raw)
+        if name == "scan_minutes" and not 0 <= int(raw) <= 10080:
+            raise ValueError("cần số phút từ 1 đến 10080 (một tuần), hoặc 0 để tắt quét tự động")
         if isinstance(default, bool):
             return str(raw).lower() in {"1", "true", "yes", "on"}
         if isinstance(default, int):
@@ -119,3 +152,19 @@ def _convert(name: str, raw: Any, where: str, default: Any) -> Any:
         return str(raw)
     except (TypeError, ValueError) as exc:
         raise SettingsError(f"{where}: giá trị {raw!r} không hợp lệ ({exc})") from exc
+
+
+def _editor_ids(raw: Any) -> frozenset[int]:
+    """`123, 456` (or a TOML list) → user ids; anything else is refused with the reason."""
+    items = raw if isinstance(raw, list) else re.split(r"[,;\s]+", str(raw))
+    ids: set[int] = set()
+    for item in (str(i).strip() for i in items):
+        if not item:
+            continue
+        if item.startswith("@"):
+            raise ValueError(f"{item}: cần id số của người dùng Telegram, không phải @tên (tên có thể đổi)")
+        if not item.isdigit() or int(item) <= 0:
+            raise ValueError(f"{item!r} không phải id người dùng Telegram (số nguyên dương), "
+                             "các id cách nhau bởi dấu phẩy, ví dụ 123456789,987654321")
+        ids.add(int(item))
+    return frozenset(ids)

@@ -166,7 +166,7 @@ def test_console_prints_replies_and_presses_buttons(core: Core) -> None:
 
 
 def test_to_console() -> None:
-    assert to_console('<a href="https://x.vn/?a=1&amp;b=2"><b>T &lt;1&gt;</b></a>') == "*T <1>* <https://x.vn/?a=1&b=2>"
+    assert to_console('<a href="https://x.vn/?a=1&amp;b=2"><b>T &lt;1&gt;</b></a>') == "*T <1>* (https://x.vn/?a=1&b=2)"
 
 
 def test_core_without_an_index_is_polite(tmp_path: Path) -> None:

@@ -1,0 +1,133 @@
+"""Bot throughput and reply latency through a local Bot API server, with the 35k corpus indexed.
+
+Run: .venv/bin/python bench/bot.py [--users 20] [--seconds 20]
+N simulated users each send a query, wait for the reply, and send the next (closed loop), against
+the real `bantin run` process. Reported twice: with PTB's overall flood limiter off (the bot's own
+capacity) and on at Telegram's 30 msg/s (what Telegram would allow). Targets: ≥ 50 queries/s and
+p95 ≤ 300 ms at 20 users (limiter off).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import random
+import signal
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.fake_botapi import FakeBotAPI  # noqa: E402
+
+CORPUS = ROOT.parent / "shared" / "data" / "vn-news-35k.jsonl.gz"
+CACHE = ROOT / "bench" / ".cache" / "bot-data"
+
+
+def prepare() -> Path:
+    """Store + index of the whole corpus, built once and reused by later runs."""
+    marker = CACHE / "ready"
+    if marker.exists():
+        return CACHE
+    CACHE.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "BANTIN_DATA_DIR": str(CACHE)}
+    for args in (["ingest", str(CORPUS)], ["reindex"]):
+        subprocess.run([sys.executable, "-m", "bot.cli", *args], env=env, cwd=ROOT, check=False,
+                       stdout=subprocess.DEVNULL)
+    marker.write_text("ok")
+    return CACHE
+
+
+def queries(n: int = 400) -> list[str]:
+    """1–6-word queries cut from corpus titles, half of them typed without diacritics."""
+    from index.analysis import fold
+
+    rng = random.Random(7)
+    titles = []
+    with gzip.open(CORPUS, "rt", encoding="utf-8") as fh:
+        for line in fh:
+            titles.append(json.loads(line)["title"])
+    out = []
+    for _ in range(n):
+        words = [w.strip(".,:;\"'()") for w in rng.choice(titles).split()]
+        words = [w for w in words if w]
+        size = rng.randint(1, 6)
+        start = rng.randint(0, max(0, len(words) - size))
+        query = " ".join(words[start : start + size]).lower()
+        out.append(fold(query) if rng.random() < 0.5 else query)
+    return out
+
+
+def run(data: Path, users: int, seconds: float, flood_rate: int, pool: list[str]) -> dict[str, float]:
+    with FakeBotAPI() as fake:
+        env = {**os.environ, "BANTIN_TOKEN": fake.token, "BANTIN_API_URL": fake.url, "BANTIN_DATA_DIR": str(data),
+               "BANTIN_RATE_BURST": "100000", "BANTIN_RATE_PER_MINUTE": "100000",
+               "BANTIN_FLOOD_RATE": str(flood_rate), "BANTIN_LOG_LEVEL": "WARNING"}
+        proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "run"], env=env, cwd=ROOT)
+        try:
+            fake.wait_for("setMyCommands", count=2, timeout=60)
+            latencies: list[float] = []
+            lock = threading.Lock()
+            stop = time.monotonic() + seconds
+
+            def user(n: int) -> None:
+                chat = 10_000 + n
+                rng = random.Random(n)
+                done = 0
+                while time.monotonic() < stop:
+                    sent = time.monotonic()
+                    fake.send_text(chat, rng.choice(pool))
+                    fake.wait_for("sendMessage", lambda c: c.params.get("chat_id") == chat, count=done + 1,
+                                  timeout=30)
+                    done += 1
+                    with lock:
+                        latencies.append(time.monotonic() - sent)
+
+            started = time.monotonic()
+            threads = [threading.Thread(target=user, args=(n,)) for n in range(users)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            wall = time.monotonic() - started
+            assert not fake.violations, fake.violations[:3]
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=30)
+    latencies.sort()
+    return {
+        "replies": len(latencies),
+        "qps": len(latencies) / wall,
+        "p50": statistics.median(latencies) * 1000,
+        "p95": latencies[int(len(latencies) * 0.95) - 1] * 1000,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--users", type=int, default=20)
+    parser.add_argument("--seconds", type=float, default=20)
+    args = parser.parse_args()
+    if not CORPUS.exists():
+        print(f"skipped: {CORPUS} is absent")
+        return 0
+    data = prepare()
+    pool = queries()
+    print(f"{args.users} concurrent users, {args.seconds:.0f} s each run, 35k-article index, 400-query mix")
+    for label, rate in (("flood limiter off", 0), ("flood limiter 30/s", 30)):
+        r = run(data, args.users, args.seconds, rate, pool)
+        print(f"  {label:20s} {r['replies']:6.0f} replies  {r['qps']:6.1f} queries/s  "
+              f"p50 {r['p50']:6.0f} ms  p95 {r['p95']:6.0f} ms")
+    print("targets: ≥ 50 queries/s and p95 ≤ 300 ms with the limiter off")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
