@@ -124,7 +124,7 @@ def test_english(core: Core) -> None:
 
 
 def test_inline_results(core: Core) -> None:
-    items, next_offset = core.inline("nong thon moi", "", "vi")
+    items, _ = core.inline("nong thon moi", "", "vi")
     assert items and all(len(i.id.encode()) <= 64 for i in items)
     for item in items:
         parse_telegram_html(item.html)
