@@ -176,9 +176,9 @@ class Core:
         if command in DIGEST_COMMANDS:
             return self.digest_command(DIGEST_COMMANDS[command], args, lang, CONSOLE_CHAT if chat is None else chat)
         if command == "start":
-            return [self.notice("start", lang, name=user)]
+            return [self.notice("start", lang, name=user, digest_time=self.digest_time)]
         if command == "help":
-            return [self.notice("help", lang, inline=self.bot_username)]
+            return [self.notice("help", lang, inline=self.bot_username, digest_time=self.digest_time)]
         if command == "about":
             return [self.about(lang)]
         if command in ("latest", "moi"):

@@ -32,7 +32,8 @@ def test_labels_are_plain_text() -> None:
 @pytest.mark.parametrize("lang", LANGUAGES)
 def test_static_notices_are_valid_telegram_html(lang: str) -> None:
     renderer = Renderer()
-    for name, context in [("start", {"name": "<Lan & Minh>"}), ("help", {"inline": "bantin_bot"}),
+    for name, context in [("start", {"name": "<Lan & Minh>", "digest_time": "07:00"}),
+                          ("help", {"inline": "bantin_bot", "digest_time": "07:00"}),
                           ("about", {"count": 35440, "first": date(2017, 1, 1), "last": date(2017, 6, 30),
                                      "newest_seen": None}),
                           ("empty_query", {}), ("no_words", {}), ("not_text", {}), ("error", {}), ("timeout", {}),
@@ -44,7 +45,7 @@ def test_static_notices_are_valid_telegram_html(lang: str) -> None:
 
 
 def test_user_text_is_escaped() -> None:
-    text = Renderer().render("vi", "start", name='<script>&"x"')
+    text = Renderer().render("vi", "start", name='<script>&"x"', digest_time="07:00")
     assert "<script>" not in text and "&lt;script&gt;" in text
 
 
