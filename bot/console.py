@@ -71,7 +71,8 @@ class Console:
 
 def run_console(settings: Settings, *, language: str = "vi", stdin: TextIO = sys.stdin) -> int:
     with ArticleStore(settings.store_path) as store:
-        core = Core(store, settings.index_root, Renderer(), per_page=settings.per_page, bot_username="bantin_bot")
+        core = Core(store, settings.index_root, Renderer(), per_page=settings.per_page, bot_username="bantin_bot",
+                    digest_time=settings.digest_time, digest_size=settings.digest_size)
         console = Console(core, language)
         interactive = stdin.isatty()
         console.show(core.command("start", "", language)[0])
