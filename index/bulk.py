@@ -1,0 +1,122 @@
+"""Full builds on several cores: each worker process writes one segment of the new generation.
+
+Whoosh spends most of a build in pure-Python posting work, so one process is CPU-bound; its own
+`MpWriter` parallelises it but pickles every document through job files, and its worker processes
+wait on a queue forever if the parent is killed or interrupted. Here each worker reads its share
+of the store itself (articles whose id hashes to its number), writes a finished segment, sends
+the segment back and exits; it also gives up if its parent disappears. The parent then commits
+one table of contents listing every worker's segment, exactly as `MpWriter(multisegment=True)`
+does (through the same two private `SegmentWriter` methods; Whoosh is pinned at 2.7.4).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import threading
+import zlib
+from collections.abc import Callable
+from multiprocessing.connection import Connection, wait
+from pathlib import Path
+from typing import Any
+
+from whoosh import index as whoosh_index
+from whoosh.writing import SegmentWriter
+
+from articles.store import ArticleStore
+from index.codec import BantinCodec
+from index.schema import SCHEMA, article_document
+
+#: Pool size per writer before Whoosh spills postings to temporary run files (which roughly
+#: doubles commit time); about 150 bytes per posting, 330 postings per article.
+LIMIT_MB = 1024
+_REPORT_EVERY = 250
+
+Progress = Callable[[int, int], None]
+
+
+def build_parallel(store_path: Path, generation: Path, *, workers: int, total: int, progress: Progress | None) -> int:
+    """Index every stored article into the (empty) index at `generation`; returns the count."""
+    # fork is fastest and needs nothing from __main__, but is unsafe once other threads exist (a
+    # lock held at fork time stays held in the child): the bot rebuilds from a worker thread.
+    context: Any = multiprocessing.get_context("fork" if threading.active_count() == 1 else "spawn")
+    done = context.Value("q", 0)
+    pipes: list[Connection] = []
+    processes = []
+    try:
+        for part in range(workers):
+            receiver, sender = context.Pipe(duplex=False)
+            process = context.Process(
+                target=_build_part,
+                args=(str(store_path), str(generation), part, workers, done, sender, os.getpid()),
+                name=f"bantin-index-{part}",
+                daemon=True,
+            )
+            process.start()
+            sender.close()
+            pipes.append(receiver)
+            processes.append(process)
+        segments: list[Any] = []
+        count = 0
+        waiting = list(pipes)
+        while waiting:
+            for ready in wait(waiting, timeout=0.5):
+                assert isinstance(ready, Connection)
+                try:
+                    segment, added = ready.recv()
+                except EOFError as exc:
+                    raise RuntimeError("một tiến trình lập chỉ mục đã dừng giữa chừng") from exc
+                waiting.remove(ready)
+                count += added
+                if segment is not None:
+                    segments.append(segment)
+            if progress is not None:
+                progress(min(int(done.value), total), total)
+        _commit_segments(generation, segments)
+        return count
+    finally:
+        for process in processes:
+            if process.is_alive():
+                process.terminate()
+            process.join()
+        for pipe in pipes:
+            pipe.close()
+
+
+def _commit_segments(generation: Path, segments: list[Any]) -> None:
+    ix = whoosh_index.open_dir(str(generation), schema=SCHEMA)
+    writer = SegmentWriter(ix, codec=BantinCodec())
+    try:
+        writer._close_segment()
+        writer._commit_toc(segments)
+    finally:
+        writer._finish()
+
+
+def _build_part(
+    store_path: str, generation: str, part: int, parts: int, done: Any, pipe: Connection, parent: int
+) -> None:
+    """Worker: index the articles whose id hashes to `part`, send (segment, count) and exit."""
+    store = ArticleStore(store_path, readonly=True)
+    ix = whoosh_index.open_dir(generation, schema=SCHEMA)
+    writer = SegmentWriter(ix, _lk=False, codec=BantinCodec(), limitmb=LIMIT_MB)
+    added = pending = 0
+    try:
+        for article in store.iter_articles():
+            if zlib.crc32(article.id.encode("utf-8")) % parts != part:
+                continue
+            writer.add_document(**article_document(article))
+            added += 1
+            pending += 1
+            if pending == _REPORT_EVERY:
+                with done.get_lock():
+                    done.value += pending
+                pending = 0
+                if os.getppid() != parent:  # the parent was killed: nobody will use this segment
+                    return
+        # Not cancel(): that would also delete the temporary folder the other workers share.
+        segment = writer._finalize_segment() if added else writer._close_segment()
+        pipe.send((segment, added))
+    finally:
+        store.close()
+        pipe.close()

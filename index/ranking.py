@@ -1,0 +1,164 @@
+"""Ranking a parsed query: which articles, in which order, and how many in all.
+
+1. Strict: every word must match (`index.query.match_query`). If a date filter finds nothing, the
+   date is read as words instead (the shared archive has no dates; a year can also be a word).
+2. Too few strict matches: relax to "all words but one", then (for longer queries) "at least half
+   the words", and append those after the strict ones.
+3. Score with `index.scoring` (BM25 per word and word pair, best field wins, times coverage).
+4. Re-rank the best few from their stored text, which the index does not fully hold: whether the
+   words typed with accents appear with exactly those accents in title or lead (every word
+   counts once the query has any accent: "tam" typed beside "bạc" means "tam", not "tạm"), and
+   whether adjacent query words are adjacent in the body too.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections import Counter
+
+from whoosh.query import Term
+from whoosh.searching import Searcher
+
+from index.analysis import fold, query_syllables
+from index.engine import Engine
+from index.query import ParsedQuery, exclusion_query, match_query, phrase_pattern, rank_query
+from index.schema import stored_body
+from index.scoring import Ranked, Scorer
+
+#: Below this many strict matches, the search relaxes and appends looser matches.
+RELAX_BELOW = 3
+#: Quoted phrases are checked against the stored text of at most this many candidates.
+PHRASE_CANDIDATES = 1000
+#: How many of the best candidates are re-ranked from their stored text.
+RERANK_DEPTH = 10
+#: Re-rank factors: 1 + EXACT_HEAD * share² for the share of words in title + lead with exactly
+#: the typed accents; 1 + BODY_PAIR * share for the share of adjacent query pairs adjacent in
+#: the body.
+EXACT_HEAD = 0.5
+BODY_PAIR = 0.2
+#: How much of the body the re-ranker reads.
+BODY_CHARS = 3000
+
+
+class Ranking:
+    """Runs a parsed query; `docs` holds (docnum, score) of the first `limit` results in order."""
+
+    def __init__(self, engine: Engine, searcher: Searcher, parsed: ParsedQuery, *, newest: bool, limit: int) -> None:
+        self.engine = engine
+        self.searcher = searcher
+        self.newest = newest
+        self.limit = limit
+        self.relaxed = False
+        self.parsed = parsed
+        self.total, self.docs = self._run(parsed)
+        if self.total == 0 and parsed.period is not None and (parsed.words or parsed.date_words):
+            self.parsed = parsed = parsed.without_date()
+            self.total, self.docs = self._run(parsed)
+        self.strict_total = self.total
+        words = len({w.folded for w in parsed.words})
+        if self.total < RELAX_BELOW and words > 1:
+            seen = {docnum for docnum, _ in self.docs}
+            for minimum in sorted({max(1, words - 1), max(1, (words + 1) // 2)}, reverse=True):
+                total, docs = self._run(parsed, minimum=minimum)
+                if total > self.total:
+                    self.docs += [d for d in docs if d[0] not in seen][: max(0, limit - len(self.docs))]
+                    self.total, self.relaxed = total, True
+                    break
+
+    @property
+    def highlight(self) -> tuple[str, ...]:
+        """The folded words to mark in snippets."""
+        return tuple(dict.fromkeys(w.folded for w in self.parsed.words))
+
+    def _run(self, parsed: ParsedQuery, *, minimum: int | None = None) -> tuple[int, Ranked]:
+        """Total and best results: all words must match, or (relaxed) at least `minimum` of them."""
+        engine = self.engine
+        allowed: set[int] | None = None
+        if parsed.period is not None:
+            allowed = engine.docs(Term("period", parsed.period))
+            if not allowed:
+                return 0, []
+        if not parsed.words:  # a date alone: everything from then, newest first
+            assert allowed is not None
+            return len(allowed), self._newest(None, allowed)
+        matched = engine.docs(match_query(parsed)) if minimum is None else self._at_least(parsed, minimum)
+        if allowed is not None:
+            matched &= allowed
+        scorer = Scorer(engine, rank_query(parsed))
+        if parsed.phrases:
+            matched = self._phrase_filter(parsed, scorer, matched)
+        if self.newest:
+            return len(matched), self._newest(scorer, matched)
+        best = scorer.top(matched, max(self.limit, RERANK_DEPTH))
+        return len(matched), self._rerank(parsed, best)[: self.limit]
+
+    def _at_least(self, parsed: ParsedQuery, minimum: int) -> set[int]:
+        counts: Counter[int] = Counter()
+        for word in dict.fromkeys(w.folded for w in parsed.words):
+            counts.update(self.engine.postings("text", word).ids)
+        matched = {docnum for docnum, count in counts.items() if count >= minimum}
+        return matched - self.engine.docs(exclusion_query(parsed))
+
+    def _newest(self, scorer: Scorer | None, matched: set[int]) -> Ranked:
+        """Newest first; among equally dated (or undated) articles, best first."""
+        published = self.engine.column("published_ts")
+        order = sorted(matched, key=lambda d: (-published[d], d))
+        if len(order) > self.limit:
+            cutoff = published[order[self.limit - 1]]
+            newer = [d for d in order if published[d] > cutoff]
+            tied = {d for d in matched if published[d] == cutoff}
+        else:
+            newer, tied = order, set()
+        ranked = [(d, scorer.score(d) if scorer else 0.0) for d in newer]
+        ranked.sort(key=lambda kv: (-published[kv[0]], -kv[1], kv[0]))
+        need = self.limit - len(ranked)
+        if tied and need > 0:
+            ranked += scorer.top(tied, need) if scorer else [(d, 0.0) for d in sorted(tied)[:need]]
+        return ranked[: self.limit]
+
+    def _phrase_filter(self, parsed: ParsedQuery, scorer: Scorer, matched: set[int]) -> set[int]:
+        """Quoted phrases: keep the candidates whose stored text has every phrase.
+
+        Only the best `PHRASE_CANDIDATES` are read, so with more candidates than that the total
+        counts what was checked.
+        """
+        patterns = [phrase_pattern(p) for p in parsed.phrases]
+        kept: set[int] = set()
+        for docnum, _ in scorer.top(matched, PHRASE_CANDIDATES):
+            stored = self.searcher.stored_fields(docnum)
+            text = "\n".join((stored.get("title") or "", stored.get("lead") or "", stored_body(stored)))
+            folded = fold(text).lower()
+            if all(p.search(folded) for p in patterns):
+                kept.add(docnum)
+        return kept
+
+    def _rerank(self, parsed: ParsedQuery, best: Ranked) -> Ranked:
+        words = parsed.words
+        if not best or not words:
+            return best
+        pairs = [(a.folded, b.folded) for a, b in itertools.pairwise(words) if b.joined and a.folded != b.folded]
+        pair_patterns = [_pair_pattern(a, b) for a, b in pairs]
+        # Once any word carries accents, every word is taken as typed ("tam" beside "bạc" is not
+        # "tạm"); a query without any accent says nothing about them.
+        exact = {w.exact for w in words} if any(w.accented for w in words) else set()
+        if not exact and not pair_patterns:
+            return best
+        depth = min(len(best), RERANK_DEPTH)
+        rescored: Ranked = []
+        for docnum, score in best[:depth]:
+            fields = self.searcher.stored_fields(docnum)
+            factor = 1.0
+            if exact:
+                head = {s for s, _ in query_syllables(f"{fields.get('title') or ''} {fields.get('lead') or ''}")}
+                factor *= 1.0 + EXACT_HEAD * (len(exact & head) / len(exact)) ** 2
+            if pair_patterns:
+                body = fold(stored_body(fields)[:BODY_CHARS]).lower()
+                factor *= 1.0 + BODY_PAIR * sum(1 for p in pair_patterns if p.search(body)) / len(pair_patterns)
+            rescored.append((docnum, score * factor))
+        rescored.sort(key=lambda kv: (-kv[1], kv[0]))
+        return rescored + best[depth:]
+
+
+def _pair_pattern(left: str, right: str) -> re.Pattern[str]:
+    return re.compile(r"(?<![^\W_])" + re.escape(left) + r"[\s\-]+" + re.escape(right) + r"(?![^\W_])")

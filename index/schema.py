@@ -1,0 +1,117 @@
+"""The Whoosh schema and how an `Article` becomes one index document.
+
+Three scored text fields, chosen for what they cost at build time as much as for ranking:
+
+- `title` and `lead`: short, so they afford everything: exact syllables, folded syllables and
+  folded bigrams. They carry most of the ranking signal (accent bonus, adjacency, title > lead).
+- `text`: title + lead + body, folded syllables only. Every query word must match here, so one
+  posting list per word decides what matches (cheap to intersect and to count), while the
+  short fields decide the order. Exact and bigram terms for the whole body would more than double
+  the postings Whoosh has to write (measured: bigrams alone cut the build rate fivefold); whether
+  query words are adjacent in the body is judged instead from the stored text of the best few
+  candidates (see `index.ranking`).
+
+Stored values serve the results page, snippets and "related": title, lead, the body (zlib
+compressed), url and the ISO publication date.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any, ClassVar
+
+from whoosh import columns, fields, formats
+from whoosh.analysis.analyzers import CompositeAnalyzer
+
+from articles.model import VIETNAM_TZ, Article, published_iso, published_sort_key
+from index.analysis import vietnamese_analyzer
+
+#: Bump when analysis or fields change: an index built with another version is rebuilt in full.
+SCHEMA_VERSION = 1
+
+
+class TermCounts(formats.Format):
+    """Postings that keep only the term count (as the weight BM25 reads), no positions.
+
+    Whoosh's `Frequency` also writes the count a second time as an encoded value per posting;
+    leaving it out makes posting blocks smaller and cheaper to write, and nothing here reads it.
+    """
+
+    posting_size = 0
+    __inittypes__: ClassVar[dict[str, type]] = {"field_boost": float}
+
+    def __init__(self, field_boost: float = 1.0, **options: Any) -> None:
+        self.field_boost = field_boost
+        self.options = options
+
+    def word_values(
+        self, value: str, analyzer: CompositeAnalyzer, **kwargs: Any
+    ) -> Iterator[tuple[str, int, float, bytes]]:
+        boost = self.field_boost
+        counts = Counter(token.text for token in analyzer(value, **kwargs))
+        return ((word, n, n * boost, b"") for word, n in counts.items())
+
+    def encode(self, value: object) -> bytes:
+        return b""
+
+    def decode_frequency(self, valuestring: bytes) -> int:
+        return 1
+
+    def decode_weight(self, valuestring: bytes) -> float:
+        return self.field_boost
+
+    def combine(self, vs: object) -> bytes:
+        return b""
+
+
+def _text_field(analyzer: CompositeAnalyzer, *, stored: bool = False) -> fields.TEXT:
+    field = fields.TEXT(analyzer=analyzer, stored=stored, phrase=False)
+    field.format = TermCounts()
+    return field
+
+
+def build_schema() -> fields.Schema:
+    """The schema; `open_dir` is given this same object so readers never unpickle it mid-commit."""
+    return fields.Schema(
+        id=fields.ID(stored=True, unique=True),
+        title=_text_field(vietnamese_analyzer(), stored=True),
+        lead=_text_field(vietnamese_analyzer(), stored=True),
+        text=_text_field(vietnamese_analyzer(exact=False, bigrams=False)),
+        body=fields.STORED(),
+        url=fields.STORED(),
+        published=fields.STORED(),
+        # Newest-first sorting reads this column; undated articles get 0 and sort last.
+        published_ts=fields.COLUMN(columns.NumericColumn("q", default=0)),
+        # "2019" and "2019-09": year/month filters are single term lookups.
+        period=fields.KEYWORD(scorable=False),
+    )
+
+
+SCHEMA = build_schema()
+
+
+def article_document(article: Article) -> dict[str, object]:
+    """The index document for one article (keyword arguments for `add_document`)."""
+    doc: dict[str, object] = {
+        "id": article.id,
+        "title": article.title,
+        "lead": article.lead,
+        "text": "\n".join((article.title, *article.paragraphs)),
+        "body": zlib.compress(article.body.encode("utf-8"), 1) if len(article.paragraphs) > 1 else b"",
+        "url": article.url,
+        "published": published_iso(article.published),
+    }
+    moment = published_sort_key(article.published)
+    if moment is not None:
+        doc["published_ts"] = int(moment.timestamp())
+        local = moment.astimezone(VIETNAM_TZ)  # "tháng 9/2019" means September in Vietnam
+        doc["period"] = f"{local.year:04d} {local.year:04d}-{local.month:02d}"
+    return doc
+
+
+def stored_body(stored: dict[str, Any]) -> str:
+    """The body text back from a stored document."""
+    body = stored.get("body")
+    return zlib.decompress(body).decode("utf-8") if body else ""

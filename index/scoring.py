@@ -1,0 +1,186 @@
+"""Scoring the candidates of a query, computing full scores only for those that can reach the top.
+
+A rank query (`index.query.rank_query`) is an OR of *groups*, one per word or word pair; a group
+is a DisjunctionMax over *members* (title, lead, text), a member a sum of terms. A document's
+score is the sum of its groups' scores, each the best member plus `tiebreak` times the others,
+multiplied by its *coverage* factor (the share of query words found in title or lead, see
+`COVERAGE_FLOOR`).
+
+Most of the score comes from the title and lead, whose postings are short; the body (`text`)
+adds at most a known amount per group. So the scorer first sums every candidate's title/lead
+evidence (an upper bound of that part of its score), then computes full scores best bound first
+and stops once no remaining candidate can reach the current top k. Documents that match only
+in the body are scored only when the top k is not full of better ones.
+"""
+
+from __future__ import annotations
+
+import heapq
+from bisect import bisect_left
+from typing import Any, NamedTuple
+
+from whoosh import query as wq
+
+from index.engine import Engine, intersect
+
+#: The field holding the whole text: many, weak postings ("dense"); the others are "sparse".
+DENSE_FIELD = "text"
+#: A document's score is multiplied by FLOOR + (1 - FLOOR) * share², where share is the share of
+#: query words found in its title or lead.
+COVERAGE_FLOOR = 0.5
+
+Ranked = list[tuple[int, float]]
+
+
+class Clause(NamedTuple):
+    """One term: BM25 = scale * tf / (tf + norms[doc]) for the documents in `ids`."""
+
+    ids: Any  # array of ascending document numbers
+    tfs: Any  # array of term counts, parallel to ids
+    size: int
+    scale: float  # boost * idf * (k1 + 1): also an upper bound, as tf / (tf + norm) < 1
+    norms: list[float]
+
+    def score(self, docnum: int) -> float:
+        i = bisect_left(self.ids, docnum)
+        if i < self.size and self.ids[i] == docnum:
+            tf = self.tfs[i]
+            return self.scale * tf / (tf + self.norms[docnum])
+        return 0.0
+
+
+class Group(NamedTuple):
+    sparse: list[list[Clause]]  # members over title/lead
+    dense: list[list[Clause]]  # members over text
+    tiebreak: float
+    word: bool  # counts towards coverage (a word, not a word pair)
+
+
+class Scorer:
+    """The compiled rank query of one search."""
+
+    def __init__(self, engine: Engine, query: wq.Query, *, coverage: bool = True) -> None:
+        self.groups = [_group(engine, q) for q in _groups(query)]
+        self.words = sum(1 for g in self.groups if g.word)
+        self.coverage = coverage and self.words > 1
+        self.floor = COVERAGE_FLOOR if self.coverage else 1.0
+
+    def score(self, docnum: int) -> float:
+        """The full score of one document (see the module docstring)."""
+        total = 0.0
+        covered = 0
+        for sparse, dense, tiebreak, word in self.groups:
+            best = summed = 0.0
+            head = False
+            for members, in_head in ((sparse, True), (dense, False)):
+                for member in members:
+                    value = sum(clause.score(docnum) for clause in member)
+                    if value:
+                        summed += value
+                        best = max(best, value)
+                        head = head or in_head
+            total += best + tiebreak * (summed - best)
+            covered += head and word
+        if self.coverage:
+            total *= self.floor + (1.0 - self.floor) * (covered / self.words) ** 2
+        return total
+
+    def top(self, candidates: set[int], k: int) -> Ranked:
+        """The best `k` candidates with their scores, best first (ties: lower docnum first)."""
+        if not candidates or k <= 0:
+            return []
+        head = self._head_bounds(candidates)
+        body = sum(c.scale for g in self.groups for m in g.dense for c in m)
+        best: list[tuple[float, int]] = []  # heap of (score, -docnum): the k best so far
+        for docnum in sorted(head, key=head.__getitem__, reverse=True):
+            if len(best) == k and head[docnum] + body < best[0][0]:
+                break  # neither this candidate nor any after it can make the top k
+            _push(best, k, self.score(docnum), docnum)
+        if len(best) < k or best[0][0] <= body * self.floor:
+            for docnum, value in self._body_only(candidates.difference(head), k):
+                _push(best, k, value * self.floor, docnum)
+        return [(-d, s) for s, d in sorted(best, reverse=True)]
+
+    def _head_bounds(self, candidates: set[int]) -> dict[int, float]:
+        """Per candidate with any title/lead match, the sum of all its title/lead clause scores."""
+        bounds: dict[int, float] = {}
+        get = bounds.get
+        for group in self.groups:
+            for member in group.sparse:
+                for clause in member:
+                    ids, tfs, _, scale, norms = clause
+                    for d in intersect(candidates, ids):
+                        tf = tfs[bisect_left(ids, d)]
+                        bounds[d] = get(d, 0.0) + scale * tf / (tf + norms[d])
+        return bounds
+
+    def _body_only(self, rest: set[int], k: int) -> Ranked:
+        """The `k` best documents that match only in the body, with their scores before coverage.
+
+        Without title/lead evidence a group's score is its body member's, so this is exact.
+        """
+        if not rest:
+            return []
+        totals = dict.fromkeys(rest, 0.0)
+        for group in self.groups:
+            for member in group.dense:
+                for ids, tfs, _, scale, norms in member:
+                    for d, tf in zip(ids, tfs, strict=True):
+                        if d in totals:
+                            totals[d] += scale * tf / (tf + norms[d])
+        return heapq.nlargest(k, totals.items(), key=lambda kv: (kv[1], -kv[0]))
+
+
+def _push(heap: list[tuple[float, int]], k: int, score: float, docnum: int) -> None:
+    item = (score, -docnum)
+    if len(heap) < k:
+        heapq.heappush(heap, item)
+    elif item > heap[0]:
+        heapq.heapreplace(heap, item)
+
+
+def _groups(query: wq.Query) -> list[wq.Query]:
+    if isinstance(query, wq.Or):
+        return list(query.subqueries)
+    return [] if query is wq.NullQuery else [query]
+
+
+def _group(engine: Engine, query: wq.Query) -> Group:
+    """A DisjunctionMax becomes a group of its members; anything else, a group of one member."""
+    if isinstance(query, wq.DisjunctionMax):
+        members = [_clauses(engine, q, query.boost) for q in query.subqueries]
+        tiebreak = query.tiebreak
+    else:
+        members, tiebreak = [_clauses(engine, query, 1.0)], 0.0
+    sparse = [m for m in members if m and not all(c.fieldname == DENSE_FIELD for c in m)]
+    dense = [m for m in members if m and all(c.fieldname == DENSE_FIELD for c in m)]
+    word = isinstance(query, wq.DisjunctionMax) and any(
+        isinstance(t, wq.Term) and t.fieldname == DENSE_FIELD for t in query.leaves()
+    )
+    return Group([[c.clause for c in m] for m in sparse], [[c.clause for c in m] for m in dense], tiebreak, word)
+
+
+class _Named(NamedTuple):
+    fieldname: str
+    clause: Clause
+
+
+def _clauses(engine: Engine, query: wq.Query, factor: float) -> list[_Named]:
+    """The Term leaves of a member, with their boosts multiplied down the tree."""
+    found: list[_Named] = []
+
+    def walk(q: wq.Query, boost: float) -> None:
+        boost *= q.boost
+        if isinstance(q, wq.Term):
+            text = q.text.decode("utf-8") if isinstance(q.text, bytes) else str(q.text)
+            postings = engine.postings(q.fieldname, text)
+            if postings.ids and boost:
+                bm25 = engine.bm25(q.fieldname, text)
+                clause = Clause(postings.ids, postings.tfs, len(postings.ids), boost * bm25.scale, bm25.norms)
+                found.append(_Named(q.fieldname, clause))
+        elif isinstance(q, wq.CompoundQuery):
+            for sub in q.subqueries:
+                walk(sub, boost)
+
+    walk(query, factor)
+    return found

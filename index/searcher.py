@@ -1,0 +1,262 @@
+"""Searching the live index: `SearchIndex` and the plain data it returns.
+
+The bot calls `search()` from worker threads (asyncio.to_thread), so one lock serialises searches:
+they are CPU-bound under the GIL anyway, Whoosh readers share file handles, and the decoded
+postings (`index.engine`) are shared by all of them. Before each search the index checks, cheaply
+(a stat of the pointer file, a listing of the generation's folder), whether a commit or a rebuild's
+swap happened, and moves to the newest reader; the reader it leaves is closed under the same lock,
+so no search is using it. A writer deleting files never breaks a reader either: segments are
+single compound files, held open (or mapped) from the moment a reader opens them.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from whoosh import index as whoosh_index
+from whoosh.searching import Searcher
+
+from articles.model import parse_published, published_iso
+from index.engine import Engine
+from index.layout import current_generation, dir_size, pointer_stamp
+from index.query import MAX_CHARS, parse_query
+from index.ranking import RELAX_BELOW, Ranking
+from index.related import related_docnums
+from index.schema import SCHEMA, stored_body
+from index.snippets import make_snippet
+from index.suggest import Suggester
+
+MAX_PER_PAGE = 50
+SORTS = ("relevance", "newest")
+_OPEN_RETRIES = 5
+
+
+class IndexMissing(Exception):
+    """There is no usable index under the given root (never built, or not finished yet)."""
+
+    def __init__(self, index_root: Path) -> None:
+        super().__init__(f"chưa có chỉ mục tìm kiếm ở {index_root} (chạy `bantin reindex`)")
+        self.index_root = index_root
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One result, as plain data; `snippet` is HTML-safe with the query words in <b>."""
+
+    id: str
+    title: str
+    published: date | datetime | None
+    url: str | None
+    snippet: str
+    score: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "published": published_iso(self.published),
+            "url": self.url,
+            "snippet": self.snippet,
+            "score": round(self.score, 4),
+        }
+
+
+@dataclass(frozen=True)
+class SearchPage:
+    """One page of results. `total` counts every match, `results` only this page's."""
+
+    query: str
+    total: int
+    page: int
+    pages: int
+    per_page: int
+    results: list[Hit] = field(default_factory=list)
+    suggestion: str | None = None
+    relaxed: bool = False
+    truncated: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        """The `bantin search --json` contract, plus pages/per_page/relaxed."""
+        return {
+            "query": self.query,
+            "total": self.total,
+            "page": self.page,
+            "results": [hit.to_json() for hit in self.results],
+            "suggestion": self.suggestion,
+            "pages": self.pages,
+            "per_page": self.per_page,
+            "relaxed": self.relaxed,
+        }
+
+
+class SearchIndex:
+    """A thread-safe handle on the live index generation under `index_root`."""
+
+    def __init__(self, index_root: Path, generation: Path, searcher: Searcher) -> None:
+        self._root = index_root
+        self._generation = generation
+        self._searcher = searcher
+        self._engine = Engine(searcher.reader())
+        self._stamp = pointer_stamp(index_root)
+        self._lock = threading.RLock()
+        self._suggester = Suggester()
+        self._closed = False
+
+    # -- opening ---------------------------------------------------------------------------------
+
+    @staticmethod
+    def exists(index_root: Path) -> bool:
+        return current_generation(Path(index_root)) is not None
+
+    @classmethod
+    def open(cls, index_root: Path) -> SearchIndex:
+        """Open the live generation; raises `IndexMissing` when there is none."""
+        root = Path(index_root)
+        for _ in range(_OPEN_RETRIES):
+            generation = current_generation(root)
+            if generation is None:
+                break
+            try:
+                return cls(root, generation, _open_searcher(generation))
+            except (OSError, whoosh_index.EmptyIndexError):
+                time.sleep(0.05)  # swapped or cleaned up under us: look at the pointer again
+        raise IndexMissing(root)
+
+    def close(self) -> None:
+        with self._lock:
+            if not self._closed:
+                self._searcher.close()
+                self._closed = True
+
+    def __enter__(self) -> SearchIndex:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def refresh(self) -> None:
+        """Move to the newest commit or generation, if there is one (cheap when there is not)."""
+        with self._lock:
+            self._refresh()
+
+    def _refresh(self) -> None:
+        if self._closed:
+            raise ValueError("SearchIndex is closed")
+        stamp = pointer_stamp(self._root)
+        if stamp != self._stamp:
+            generation = current_generation(self._root)
+            if generation is not None and generation != self._generation:
+                try:
+                    searcher = _open_searcher(generation)
+                except (OSError, whoosh_index.EmptyIndexError):
+                    return  # try again on the next search; the old generation still works
+                self._searcher.close()
+                self._searcher, self._generation = searcher, generation
+                self._engine = Engine(searcher.reader())
+            self._stamp = stamp
+        try:
+            if not self._searcher.up_to_date():
+                # refresh() closes what the old searcher held: it must not be closed again
+                self._searcher = self._searcher.refresh()
+                self._engine = Engine(self._searcher.reader())
+        except (OSError, whoosh_index.EmptyIndexError):
+            pass  # a commit is being written: keep the current reader for now
+
+    # -- facts -----------------------------------------------------------------------------------
+
+    def doc_count(self) -> int:
+        with self._lock:
+            self._refresh()
+            return int(self._searcher.doc_count())
+
+    def size_bytes(self) -> int:
+        with self._lock:
+            return dir_size(self._generation)
+
+    @property
+    def generation(self) -> Path:
+        return self._generation
+
+    # -- searching -------------------------------------------------------------------------------
+
+    def search(self, query: str, *, page: int = 1, per_page: int = 5, sort: str = "relevance") -> SearchPage:
+        """One page of results; never raises on the query text, paging or sort values."""
+        parsed = parse_query(query)
+        shown = _shown_query(query)
+        page, per_page = _positive(page, 1), min(_positive(per_page, 5), MAX_PER_PAGE)
+        sort = sort if sort in SORTS else "relevance"
+        if parsed.empty:
+            return SearchPage(shown, 0, page, 0, per_page, truncated=parsed.truncated)
+        with self._lock:
+            self._refresh()
+            searcher = self._searcher
+            limit = min(page * per_page, searcher.doc_count() + per_page)
+            ranked = Ranking(self._engine, searcher, parsed, newest=sort == "newest", limit=limit)
+            start = (page - 1) * per_page
+            chosen = ranked.docs[start : start + per_page]
+            hits = [self._hit(searcher, docnum, score, ranked.highlight) for docnum, score in chosen]
+            suggestion = None
+            if ranked.strict_total < RELAX_BELOW:
+                suggestion = self._suggester.suggest(self._engine, ranked.parsed, ranked.strict_total)
+        pages = -(-ranked.total // per_page)
+        return SearchPage(
+            shown, ranked.total, page, pages, per_page, hits, suggestion, ranked.relaxed, parsed.truncated
+        )
+
+    def related(self, article_id: str, *, limit: int = 5) -> list[Hit]:
+        """Articles about the same thing, best first; never the article itself or its copies."""
+        if not isinstance(article_id, str) or not article_id:
+            return []
+        limit = min(_positive(limit, 5), MAX_PER_PAGE)
+        with self._lock:
+            self._refresh()
+            searcher = self._searcher
+            found = related_docnums(self._engine, searcher, article_id, limit=limit)
+            return [self._hit(searcher, docnum, score, ()) for docnum, score in found]
+
+    @staticmethod
+    def _hit(searcher: Searcher, docnum: int, score: float, words: Iterable[str]) -> Hit:
+        stored = searcher.stored_fields(docnum)
+        published = stored.get("published")
+        return Hit(
+            id=stored["id"],
+            title=stored.get("title") or "",
+            published=parse_published(published) if isinstance(published, str) else None,
+            url=stored.get("url"),
+            snippet=make_snippet(words, stored.get("lead") or "", stored_body(stored)),
+            score=float(score),
+        )
+
+
+def _open_searcher(generation: Path) -> Searcher:
+    """Open a generation's newest commit; `SCHEMA` is passed so the TOC's pickle is not needed."""
+    last: Exception | None = None
+    for attempt in range(_OPEN_RETRIES):
+        try:
+            return whoosh_index.open_dir(str(generation), schema=SCHEMA).searcher()
+        except (OSError, whoosh_index.EmptyIndexError) as exc:
+            last = exc  # a commit replaced the TOC or removed segments mid-open: try again
+            time.sleep(0.02 * (attempt + 1))
+    assert last is not None
+    raise last
+
+
+def _positive(value: object, default: int) -> int:
+    try:
+        number = int(value)  # type: ignore[call-overload]
+    except (TypeError, ValueError, OverflowError):
+        return default
+    return number if number >= 1 else default
+
+
+def _shown_query(query: object) -> str:
+    if not isinstance(query, str):
+        return ""
+    return " ".join(query.split())[:MAX_CHARS]
+

@@ -1,0 +1,114 @@
+"""Result snippets: a short, HTML-escaped window of the article with the query words in <b>.
+
+Built by hand from the stored lead and body rather than with Whoosh's highlighter, which
+re-analyses the whole stored text for every hit: here one regex over the folded text finds the
+query words (with or without their accents), which is fast even for long bodies.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections import Counter
+from collections.abc import Iterable
+
+from index.analysis import fold
+
+#: Visible characters, ellipses included (Telegram shows about this much comfortably).
+WIDTH = 200
+#: How much text before the first match is kept for context.
+CONTEXT = 40
+#: Long bodies are only searched this far: a snippet from deep inside is rarely the best one.
+SCAN_CHARS = 6000
+ELLIPSIS = "…"
+
+_SPACES = re.compile(r"\s+")
+
+
+def make_snippet(words: Iterable[str], lead: str, body: str, *, width: int = WIDTH) -> str:
+    """The best window of `lead` + `body` for the folded query `words`, ready for HTML parse mode.
+
+    "Best" is the window with the most distinct query words, the earliest on a tie (the lead
+    summarises the article, so it wins ties). Without any match, the start of the text.
+    """
+    text = _SPACES.sub(" ", f"{lead} {body}"[:SCAN_CHARS]).strip()
+    if not text:
+        return ""
+    folded = fold(text).lower()
+    if len(folded) != len(text):  # exotic characters whose folding changes length: no highlighting
+        return _render(text, 0, width, [])
+    wanted = sorted({w for w in words if w}, key=len, reverse=True)
+    matches: list[tuple[int, int, str]] = []
+    if wanted:
+        pattern = re.compile(r"(?<![^\W_])(?:" + "|".join(map(re.escape, wanted)) + r")(?![^\W_])")
+        matches = [(m.start(), m.end(), m.group()) for m in pattern.finditer(folded)]
+    if not matches:
+        return _render(text, 0, width, [])
+    start = _best_window_start(matches, width)
+    return _render(text, _context_start(text, start), width, matches)
+
+
+def _best_window_start(matches: list[tuple[int, int, str]], width: int) -> int:
+    """Start of the earliest window (two pointers over the matches) with the most distinct words."""
+    span = width - 2 * len(ELLIPSIS) - CONTEXT
+    inside: Counter[str] = Counter()
+    best_start, best_count = matches[0][0], 0
+    j = 0
+    for i, (start, _, word) in enumerate(matches):
+        while j < len(matches) and matches[j][1] <= start + span:
+            inside[matches[j][2]] += 1
+            j += 1
+        if len(inside) > best_count:
+            best_start, best_count = start, len(inside)
+        if j > i:
+            inside[word] -= 1
+            if not inside[word]:
+                del inside[word]
+        else:
+            j = i + 1
+    return best_start
+
+
+def _context_start(text: str, match_start: int) -> int:
+    """Back up a little before the first match, to a word start; the text start if it is close."""
+    if match_start <= CONTEXT:
+        return 0
+    space = text.find(" ", match_start - CONTEXT, match_start)
+    return space + 1 if space >= 0 else match_start
+
+
+def _merged(matches: list[tuple[int, int, str]], text: str) -> list[tuple[int, int]]:
+    """Matches separated only by spaces become one span: "<b>đảng viên</b>", not two."""
+    spans: list[tuple[int, int]] = []
+    for start, end, _ in matches:
+        if spans and not text[spans[-1][1] : start].strip():
+            spans[-1] = (spans[-1][0], end)
+        else:
+            spans.append((start, end))
+    return spans
+
+
+def _render(text: str, start: int, width: int, matches: list[tuple[int, int, str]]) -> str:
+    prefix = ELLIPSIS if start > 0 else ""
+    room = width - len(prefix)
+    end = start + room
+    suffix = ""
+    if end < len(text):
+        room -= len(ELLIPSIS)
+        end = start + room
+        cut = text.rfind(" ", start, end + 1)
+        end = cut if cut > start else end
+        suffix = ELLIPSIS
+    else:
+        end = len(text)
+    parts = [prefix]
+    position = start
+    for m_start, m_end in _merged(matches, text):
+        if m_start < position or m_end > end:
+            continue
+        parts.append(html.escape(text[position:m_start], quote=False))
+        parts.append("<b>" + html.escape(text[m_start:m_end], quote=False) + "</b>")
+        position = m_end
+    parts.append(html.escape(text[position:end].rstrip(" ,;:"), quote=False))
+    parts.append(suffix)
+    return "".join(parts)
