@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -16,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from articles.model import Article, parse_published, published_iso, published_sort_key
+from articles.sqlite import ThreadLocalConnections
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS articles (
@@ -74,37 +74,14 @@ class ArticleStore:
     def __init__(self, path: Path | str, *, readonly: bool = False) -> None:
         self.path = Path(path)
         self.readonly = readonly
-        self._local = threading.local()
-        self._all: list[sqlite3.Connection] = []
-        self._all_lock = threading.Lock()
-        if not readonly:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            db = self._db
-            db.execute("PRAGMA journal_mode=WAL")
-            db.executescript(SCHEMA)
+        self._connections = ThreadLocalConnections(self.path, readonly=readonly, schema=SCHEMA)
 
     @property
     def _db(self) -> sqlite3.Connection:
-        """One connection per thread: the bot reads from worker threads while a reindex writes."""
-        db: sqlite3.Connection | None = getattr(self._local, "db", None)
-        if db is None:
-            if self.readonly:
-                db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
-            else:
-                db = sqlite3.connect(self.path, check_same_thread=False, timeout=30)
-            db.execute("PRAGMA busy_timeout=30000")
-            db.execute("PRAGMA synchronous=NORMAL")
-            self._local.db = db
-            with self._all_lock:
-                self._all.append(db)
-        return db
+        return self._connections.get()
 
     def close(self) -> None:
-        with self._all_lock:
-            for db in self._all:
-                db.close()
-            self._all.clear()
-        self._local = threading.local()
+        self._connections.close()
 
     def __enter__(self) -> ArticleStore:
         return self

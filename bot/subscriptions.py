@@ -26,7 +26,6 @@ import json
 import os
 import socket
 import sqlite3
-import threading
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -34,6 +33,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from articles.sqlite import ThreadLocalConnections
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS digest_subscribers (
@@ -169,32 +170,14 @@ class SubscriptionStore:
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._local = threading.local()
-        self._all: list[sqlite3.Connection] = []
-        self._all_lock = threading.Lock()
-        db = self._db
-        db.execute("PRAGMA journal_mode=WAL")
-        db.executescript(SCHEMA)
+        self._connections = ThreadLocalConnections(self.path, schema=SCHEMA)
 
     @property
     def _db(self) -> sqlite3.Connection:
-        db: sqlite3.Connection | None = getattr(self._local, "db", None)
-        if db is None:
-            db = sqlite3.connect(self.path, check_same_thread=False, timeout=30)
-            db.execute("PRAGMA busy_timeout=30000")
-            db.execute("PRAGMA synchronous=NORMAL")
-            self._local.db = db
-            with self._all_lock:
-                self._all.append(db)
-        return db
+        return self._connections.get()
 
     def close(self) -> None:
-        with self._all_lock:
-            for db in self._all:
-                db.close()
-            self._all.clear()
-        self._local = threading.local()
+        self._connections.close()
 
     def __enter__(self) -> SubscriptionStore:
         return self
