@@ -21,7 +21,6 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from index.maintenance import update_index
 
 from articles.ingest import IngestReport, ingest
 from articles.store import ArticleStore
@@ -32,6 +31,7 @@ from bot.core import Core, Reply
 from bot.reindex import FULL, SCAN, SCHEDULED, Interrupted, Outcome, Progress, ReindexRunner, Run, reindex_now
 from bot.render import Renderer, fits
 from bot.settings import Settings, SettingsError, load_settings
+from index.maintenance import update_index
 from tests.conftest import SAMPLES
 from tests.fake_botapi import parse_telegram_html
 
