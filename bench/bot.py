@@ -2,9 +2,10 @@
 
 Run: .venv/bin/python bench/bot.py [--users 20] [--seconds 20]
 N simulated users each send a query, wait for the reply, and send the next (closed loop),
-against the real `bantin run` process, after a 5 s warm-up with a different query mix. Reported twice: with PTB's overall flood limiter off (the bot's own
-capacity) and on at Telegram's 30 msg/s (what Telegram would allow). Targets: ≥ 50 queries/s and
-p95 ≤ 300 ms at 20 users (limiter off).
+against the real `bantin run` process, after a 5 s warm-up with a different query mix.
+Reported twice: with PTB's overall flood limiter off (the bot's own capacity) and on at
+Telegram's 30 msg/s (what Telegram would allow). Targets: ≥ 50 queries/s and p95 ≤ 300 ms at
+20 users (limiter off). The fake server and the simulated users share the machine's 2 cores.
 """
 
 from __future__ import annotations
