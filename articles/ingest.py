@@ -89,7 +89,7 @@ def discover(paths: Iterable[Path]) -> tuple[list[Path], list[tuple[str, str]], 
     return files, missing, skipped
 
 
-def iter_inputs(files: list[Path], report: IngestReport) -> Iterator[tuple[int, Article | RecordError]]:
+def iter_inputs(files: list[Path]) -> Iterator[tuple[int, Article | RecordError]]:
     """(file number, article or error) for every page and every JSON Lines record."""
     for number, path in enumerate(files, 1):
         if is_jsonl(path):
@@ -145,7 +145,7 @@ def ingest(
         report.unchanged += len(batch) - len(unique)
         batch.clear()
 
-    for number, item in iter_inputs(files, report):
+    for number, item in iter_inputs(files):
         if isinstance(item, RecordError):
             report.failed.append((item.where, item.reason))
             store.record_failure(item.where, item.reason)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 
 #: Vietnam has no daylight saving time, so a fixed offset is exact.
@@ -50,9 +50,6 @@ class Article:
             ensure_ascii=False,
         )
         return hashlib.blake2b(payload.encode("utf-8"), digest_size=16).hexdigest()
-
-    def with_id(self, article_id: str) -> Article:
-        return replace(self, id=article_id)
 
     def to_json(self) -> dict[str, object]:
         """The `bantin parse --json` contract: other tools depend on these keys."""

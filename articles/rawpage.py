@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
 
 from articles.dates import parse_date_line
 from articles.markers import SCRAPER_ERROR_RE, is_chrome
@@ -26,12 +25,6 @@ class PageError(ValueError):
     """A page that cannot become an article; the message is the reason shown to editors."""
 
 
-@dataclass(frozen=True)
-class ParsedPage:
-    article: Article
-    dropped_errors: tuple[str, ...]
-
-
 def page_id(source: str) -> str:
     """Stable id of a raw page: a hash of where it lives, so re-scrapes update in place."""
     return "p" + hashlib.blake2b(source.encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()
@@ -39,10 +32,6 @@ def page_id(source: str) -> str:
 
 def parse_page(data: bytes, *, source: str = "") -> Article:
     """Bytes of a saved page → Article, or PageError with a reason fit for the ingest summary."""
-    return parse_page_detailed(data, source=source).article
-
-
-def parse_page_detailed(data: bytes, *, source: str = "") -> ParsedPage:
     if not data.strip():
         raise PageError("tệp rỗng")
     if len(data) > MAX_PAGE_BYTES:
@@ -57,7 +46,7 @@ def parse_page_detailed(data: bytes, *, source: str = "") -> ParsedPage:
     return _parse_lines(lines, source)
 
 
-def _parse_lines(lines: list[str], source: str) -> ParsedPage:
+def _parse_lines(lines: list[str], source: str) -> Article:
     position, title, errors = _title(lines)
     if title is None:
         if errors:
@@ -83,7 +72,7 @@ def _parse_lines(lines: list[str], source: str) -> ParsedPage:
         author = blocks.pop()
     if not blocks:
         raise PageError("không có nội dung bài (chỉ có tiêu đề)")
-    article = Article(
+    return Article(
         id=page_id(source) if source else "",
         title=title,
         paragraphs=tuple(blocks),
@@ -92,7 +81,6 @@ def _parse_lines(lines: list[str], source: str) -> ParsedPage:
         views=views,
         source=source,
     )
-    return ParsedPage(article, tuple(errors))
 
 
 def _title(lines: list[str]) -> tuple[int, str | None, list[str]]:

@@ -12,7 +12,6 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
 
 from articles.model import Article, parse_published, published_iso, published_sort_key
 from articles.sqlite import ThreadLocalConnections
@@ -221,12 +220,12 @@ class ArticleStore:
 
     def first_seen_newest(self) -> datetime | None:
         """When the newest article arrived: 'last updated' for readers."""
-        row = self.db_row("SELECT max(first_seen) FROM articles")
-        return datetime.fromisoformat(row[0]) if row and row[0] else None
+        newest = self._db.execute("SELECT max(first_seen) FROM articles").fetchone()[0]
+        return datetime.fromisoformat(newest) if newest else None
 
-    def db_row(self, sql: str, params: tuple[object, ...] = ()) -> tuple[Any, ...] | None:
-        row: tuple[Any, ...] | None = self._db.execute(sql, params).fetchone()
-        return row
+    def failure_count(self) -> int:
+        """How many pages currently fail to parse (see `failures`)."""
+        return int(self._db.execute("SELECT count(*) FROM failures").fetchone()[0])
 
     def date_range(self) -> tuple[date | datetime | None, date | datetime | None]:
         row = self._db.execute(

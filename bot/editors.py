@@ -268,8 +268,7 @@ class Desk:
     def failed_page(self, lang: str, page: int = 1) -> Reply:
         """One page of the pages that failed to parse, newest first, with the common reasons."""
         store = self.core.store
-        row = store.db_row("SELECT count(*) FROM failures")
-        total = int(row[0]) if row else 0
+        total = store.failure_count()
         listed = store.failures(min(total, FAILED_LISTED)) if total else []
         pages = max(1, math.ceil(len(listed) / FAILED_PER_PAGE))
         page = min(max(page, 1), pages)
@@ -311,12 +310,11 @@ class Desk:
                 index_bytes, index_docs = index.size_bytes(), index.doc_count()
             except Exception:  # a swap under way; the next /stats will have it
                 log.exception("could not read the index size")
-        failures = store.db_row("SELECT count(*) FROM failures")
         return Stats(
             articles=store.count(), newest=newest, last_arrival=store.first_seen_newest(),
             subscribers_active=active, subscribers_inactive=inactive, last_run=self.audit.last_reindex(),
             running=self.runner.current, index_bytes=index_bytes, index_docs=index_docs,
-            queries_today=self.queries.today(), failures=int(failures[0]) if failures else 0,
+            queries_today=self.queries.today(), failures=store.failure_count(),
         )
 
     def stats_reply(self, lang: str, stats: Stats) -> Reply:
