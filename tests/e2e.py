@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -45,6 +46,11 @@ def running_bot(fake: FakeBotAPI, data_dir: Path, **settings: str) -> Iterator[s
                             stderr=subprocess.STDOUT, text=True)
     try:
         fake.wait_for("setMyCommands", count=2, timeout=30)
+        # Ready means polling: post_init (menus, digests, editors) has finished by then.
+        deadline = time.monotonic() + 30
+        while fake.poll_count == 0 and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert fake.poll_count > 0, (data_dir / "bot.log").read_text()[-2000:]
         yield proc
     finally:
         if proc.poll() is None:
