@@ -30,6 +30,11 @@ _TONES = ("\u0300", "\u0301", "\u0309", "\u0303", "\u0323")
 VOCAB_TTL = 600.0
 #: A known word this rare may still be a typo.
 RARE = 3
+#: Longer "words" are not corrected: no Vietnamese syllable (or two run together) is this long,
+#: and the candidates grow with the length (two edits of 200 letters took 55 s).
+MAX_CORRECTABLE = 16
+#: Two edits away is tried only up to this length (about 50,000 candidates per letter).
+MAX_TWO_EDITS = 10
 _TELEX_TONE = re.compile(r"(?<=[a-z])[sfrxj]$")
 _TELEX_MARKS = (("dd", "d"), ("aa", "a"), ("ee", "e"), ("oo", "o"), ("aw", "a"), ("ow", "o"), ("uw", "u"))
 
@@ -81,6 +86,8 @@ class Suggester:
         def common(candidate: str) -> int:
             return reader.doc_frequency("text", candidate)
 
+        if len(word) > MAX_CORRECTABLE:
+            return None
         telex = _untelex(word)
         if telex != word and telex in vocab and common(telex) > df * 10:
             return telex
@@ -89,7 +96,7 @@ class Suggester:
         split = _best_split(reader, word, vocab)
         if split is not None and (edit is None or split[0] > common(edit)):
             return split[1]
-        if edit is None and len(word) >= 5 and not word.isdigit():
+        if edit is None and 5 <= len(word) <= MAX_TWO_EDITS and not word.isdigit():
             near = {w2 for w1 in _edits(word) for w2 in _edits(w1) if w2 in vocab}
             edit = max(sorted(near), key=common) if near else None
         return edit if edit is not None and common(edit) > df * 10 else None

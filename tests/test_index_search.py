@@ -122,6 +122,13 @@ def test_did_you_mean(index: SearchIndex) -> None:
     assert index.search("qqqqzzzz").suggestion is None
 
 
+def test_a_very_long_word_is_not_corrected(index: SearchIndex) -> None:
+    # Bug: two-edit candidates of a 200-letter word took 55 s of CPU, long enough for a
+    # user typing one to time out and hold a search worker busy.
+    assert index.search("x" * 200).suggestion is None
+    assert index.search("kết nạp " + "đ" * 40).suggestion is None
+
+
 def test_pagination_and_sort(index: SearchIndex) -> None:
     first = index.search("dự báo thời tiết", per_page=5)
     assert (first.total, first.pages, len(first.results)) == (12, 3, 5)
