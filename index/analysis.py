@@ -62,6 +62,22 @@ def fold(text: str) -> str:
     return text.translate(_FOLD_TABLE)
 
 
+def word_start_matches(pattern: re.Pattern[str], text: str) -> Iterator[re.Match[str]]:
+    """Matches of `pattern` that begin a word (not preceded by a letter or digit), in order.
+
+    Why not a lookbehind inside the pattern: a pattern that starts with one loses the regex
+    engine's scan for its first literal, and measured 15× slower over article bodies.
+    """
+    pos = 0
+    while (match := pattern.search(text, pos)) is not None:
+        start = match.start()
+        if start == 0 or not text[start - 1].isalnum():
+            yield match
+            pos = max(match.end(), start + 1)
+        else:
+            pos = start + 1
+
+
 def breaks_phrase(gap: str) -> bool:
     """Whether text between two syllables separates them (punctuation, not just space)."""
     return _PHRASE_BREAK.search(gap) is not None

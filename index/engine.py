@@ -29,6 +29,7 @@ from whoosh.reading import IndexReader, TermNotFound
 from whoosh.util.numeric import length_to_byte
 
 from index.codec import BYTE_TO_LENGTH, CachedLengthsReader
+from index.schema import stored_body
 
 K1 = 1.2
 #: Length normalisation per field: titles are all short, so their length says little.
@@ -37,6 +38,9 @@ DEFAULT_B = 0.75
 #: Cached postings, counted in postings (8 bytes each): the whole archive's `text` field is
 #: about 7 million, so common syllables always stay decoded.
 CACHE_BUDGET = 12_000_000
+#: Stored documents kept decoded: re-ranking and the snippets of one search read the same few,
+#: and popular articles come back in many searches (about 10 kB each).
+STORED_CACHE = 2048
 
 
 class Postings(NamedTuple):
@@ -56,6 +60,15 @@ class Bm25(NamedTuple):
     norms: list[float]
 
 
+class Stored(NamedTuple):
+    """A stored document: its fields as Whoosh keeps them, the body decompressed, and a memo
+    for text derived from them (folded forms), computed by whoever needs it first."""
+
+    fields: dict[str, Any]
+    body: str
+    memo: dict[str, str]
+
+
 class Engine:
     """Postings and matching over one reader (one commit); build a new one when it changes."""
 
@@ -70,6 +83,7 @@ class Engine:
         self.doc_count = max(1, reader.doc_count_all())
         self._field_norms: dict[str, list[float]] = {}
         self._columns: dict[str, list[int]] = {}
+        self._stored: OrderedDict[int, Stored] = OrderedDict()
 
     # -- postings ------------------------------------------------------------------------------
 
@@ -109,6 +123,21 @@ class Engine:
                 ids.extend(d for d, _ in kept)
                 tfs.extend(w for _, w in kept)
         return Postings(ids, tfs)
+
+    def stored(self, docnum: int) -> Stored:
+        """A document's stored fields and body, decoded once while it stays among the recent ones."""
+        with self._lock:
+            found = self._stored.get(docnum)
+            if found is not None:
+                self._stored.move_to_end(docnum)
+                return found
+        fields = self.reader.stored_fields(docnum)
+        found = Stored(fields, stored_body(fields), {})
+        with self._lock:
+            self._stored[docnum] = found
+            if len(self._stored) > STORED_CACHE:
+                self._stored.popitem(last=False)
+        return found
 
     def bm25(self, fieldname: str, text: str) -> Bm25:
         """The term's BM25 parameters (Lucene's idf; length norm per field, see FIELD_B)."""

@@ -20,10 +20,9 @@ from collections import Counter
 from whoosh.query import Term
 from whoosh.searching import Searcher
 
-from index.analysis import fold, query_syllables
+from index.analysis import fold, query_syllables, word_start_matches
 from index.engine import Engine
 from index.query import ParsedQuery, exclusion_query, match_query, phrase_pattern, rank_query
-from index.schema import stored_body
 from index.scoring import Ranked, Scorer
 
 #: Below this many strict matches, the search relaxes and appends looser matches.
@@ -126,8 +125,8 @@ class Ranking:
         patterns = [phrase_pattern(p) for p in parsed.phrases]
         kept: set[int] = set()
         for docnum, _ in scorer.top(matched, PHRASE_CANDIDATES):
-            stored = self.searcher.stored_fields(docnum)
-            text = "\n".join((stored.get("title") or "", stored.get("lead") or "", stored_body(stored)))
+            stored, body, _ = self.engine.stored(docnum)
+            text = "\n".join((stored.get("title") or "", stored.get("lead") or "", body))
             folded = fold(text).lower()
             if all(p.search(folded) for p in patterns):
                 kept.add(docnum)
@@ -147,18 +146,22 @@ class Ranking:
         depth = min(len(best), RERANK_DEPTH)
         rescored: Ranked = []
         for docnum, score in best[:depth]:
-            fields = self.searcher.stored_fields(docnum)
+            fields, body, memo = self.engine.stored(docnum)
             factor = 1.0
             if exact:
                 head = {s for s, _ in query_syllables(f"{fields.get('title') or ''} {fields.get('lead') or ''}")}
                 factor *= 1.0 + EXACT_HEAD * (len(exact & head) / len(exact)) ** 2
             if pair_patterns:
-                body = fold(stored_body(fields)[:BODY_CHARS]).lower()
-                factor *= 1.0 + BODY_PAIR * sum(1 for p in pair_patterns if p.search(body)) / len(pair_patterns)
+                folded = memo.get("rerank")
+                if folded is None:
+                    folded = memo["rerank"] = fold(body[:BODY_CHARS]).lower()
+                found = sum(1 for p in pair_patterns if next(word_start_matches(p, folded), None))
+                factor *= 1.0 + BODY_PAIR * found / len(pair_patterns)
             rescored.append((docnum, score * factor))
         rescored.sort(key=lambda kv: (-kv[1], kv[0]))
         return rescored + best[depth:]
 
 
 def _pair_pattern(left: str, right: str) -> re.Pattern[str]:
-    return re.compile(r"(?<![^\W_])" + re.escape(left) + r"[\s\-]+" + re.escape(right) + r"(?![^\W_])")
+    # begins a word: checked by word_start_matches, not a lookbehind (see there)
+    return re.compile(re.escape(left) + r"[\s\-]+" + re.escape(right) + r"(?![^\W_])")

@@ -108,7 +108,13 @@ class Scorer:
         for group in self.groups:
             for member in group.sparse:
                 for clause in member:
-                    ids, tfs, _, scale, norms = clause
+                    ids, tfs, size, scale, norms = clause
+                    if size <= 8 * len(candidates):
+                        # a short list (titles, leads): one pass over it beats a search per match
+                        for d, tf in zip(ids, tfs, strict=True):
+                            if d in candidates:
+                                bounds[d] = get(d, 0.0) + scale * tf / (tf + norms[d])
+                        continue
                     for d in intersect(candidates, ids):
                         tf = tfs[bisect_left(ids, d)]
                         bounds[d] = get(d, 0.0) + scale * tf / (tf + norms[d])

@@ -28,7 +28,7 @@ from index.layout import current_generation, dir_size, pointer_stamp
 from index.query import MAX_CHARS, parse_query
 from index.ranking import RELAX_BELOW, Ranking
 from index.related import related_docnums
-from index.schema import SCHEMA, stored_body
+from index.schema import SCHEMA
 from index.snippets import make_snippet
 from index.suggest import Suggester
 
@@ -200,7 +200,7 @@ class SearchIndex:
             ranked = Ranking(self._engine, searcher, parsed, newest=sort == "newest", limit=limit)
             start = (page - 1) * per_page
             chosen = ranked.docs[start : start + per_page]
-            hits = [self._hit(searcher, docnum, score, ranked.highlight) for docnum, score in chosen]
+            hits = [self._hit(docnum, score, ranked.highlight) for docnum, score in chosen]
             suggestion = None
             if ranked.strict_total < RELAX_BELOW:
                 suggestion = self._suggester.suggest(self._engine, ranked.parsed, ranked.strict_total)
@@ -218,18 +218,17 @@ class SearchIndex:
             self._refresh()
             searcher = self._searcher
             found = related_docnums(self._engine, searcher, article_id, limit=limit)
-            return [self._hit(searcher, docnum, score, ()) for docnum, score in found]
+            return [self._hit(docnum, score, ()) for docnum, score in found]
 
-    @staticmethod
-    def _hit(searcher: Searcher, docnum: int, score: float, words: Iterable[str]) -> Hit:
-        stored = searcher.stored_fields(docnum)
+    def _hit(self, docnum: int, score: float, words: Iterable[str]) -> Hit:
+        stored, body, _ = self._engine.stored(docnum)
         published = stored.get("published")
         return Hit(
             id=stored["id"],
             title=stored.get("title") or "",
             published=parse_published(published) if isinstance(published, str) else None,
             url=stored.get("url"),
-            snippet=make_snippet(words, stored.get("lead") or "", stored_body(stored)),
+            snippet=make_snippet(words, stored.get("lead") or "", body),
             score=float(score),
         )
 

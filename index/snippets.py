@@ -12,7 +12,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 
-from index.analysis import fold
+from index.analysis import fold, word_start_matches
 
 #: Visible characters, ellipses included (Telegram shows about this much comfortably).
 WIDTH = 200
@@ -40,8 +40,8 @@ def make_snippet(words: Iterable[str], lead: str, body: str, *, width: int = WID
     wanted = sorted({w for w in words if w}, key=len, reverse=True)
     matches: list[tuple[int, int, str]] = []
     if wanted:
-        pattern = re.compile(r"(?<![^\W_])(?:" + "|".join(map(re.escape, wanted)) + r")(?![^\W_])")
-        matches = [(m.start(), m.end(), m.group()) for m in pattern.finditer(folded)]
+        pattern = re.compile(r"(?:" + "|".join(map(re.escape, wanted)) + r")(?![^\W_])")
+        matches = [(m.start(), m.end(), m.group()) for m in word_start_matches(pattern, folded)]
     if not matches:
         return _render(text, 0, width, [])
     start = _best_window_start(matches, width)

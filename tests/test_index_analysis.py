@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import pickle
+import re
 import unicodedata
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from whoosh import index as whoosh_index
 
 from index.analysis import (
@@ -19,6 +22,7 @@ from index.analysis import (
     place_tone,
     query_syllables,
     vietnamese_analyzer,
+    word_start_matches,
 )
 from index.schema import SCHEMA, build_schema
 
@@ -107,3 +111,12 @@ def test_schema_survives_the_index_round_trip(tmp_path: Path) -> None:
     for name in ("title", "lead", "text"):  # (Whoosh's column objects compare by identity)
         assert stored[name] == SCHEMA[name]
         assert stored[name].analyzer == SCHEMA[name].analyzer
+
+
+@given(st.text(alphabet="an bh-_x1é", max_size=40), st.lists(st.sampled_from(["an", "anh", "a", "b1", "é"]),
+                                                               min_size=1, max_size=3))
+def test_word_start_matches_equal_a_lookbehind_pattern(text: str, words: list[str]) -> None:
+    wanted = sorted(set(words), key=len, reverse=True)
+    body = "(?:" + "|".join(map(re.escape, wanted)) + r")(?![^\W_])"
+    slow = [m.span() for m in re.finditer(r"(?<![^\W_])" + body, text)]
+    assert [m.span() for m in word_start_matches(re.compile(body), text)] == slow
