@@ -1,0 +1,75 @@
+"""Searching in worker processes gives the same answers as searching in-process, and survives a dead worker."""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from index.pool import PooledIndex, default_workers
+from index.searcher import IndexMissing, SearchIndex
+from tests.test_index_helpers import article, build
+from tests.test_index_search import ARTICLES, WEATHER
+
+QUERIES = ["bàn", "ban", "ky luat can bo", "thủy điện hòa bình", '"đảng viên"', "thời tiết", "", "<b>&"]
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    store, index_root = build(tmp_path_factory.mktemp("pool"), ARTICLES + WEATHER)
+    store.close()
+    return index_root
+
+
+@pytest.fixture(scope="module")
+def pooled(root: Path) -> Iterator[PooledIndex]:
+    with PooledIndex.open(root, 2) as index:
+        yield index
+
+
+def test_pooled_searches_equal_in_process_searches(root: Path, pooled: PooledIndex) -> None:
+    with SearchIndex.open(root) as local:
+        for query in QUERIES:
+            for sort in ("relevance", "newest"):
+                assert pooled.search(query, per_page=3, page=2, sort=sort) == local.search(
+                    query, per_page=3, page=2, sort=sort)
+        assert pooled.related("hoa-binh") == local.related("hoa-binh")
+        assert pooled.doc_count() == local.doc_count()
+
+
+def test_a_killed_worker_costs_no_reply(root: Path) -> None:
+    with PooledIndex.open(root, 1) as index:
+        first = index.search("bàn")
+        # Kill every worker process the pool has started, then search again.
+        pool = index._pool
+        assert pool is not None
+        pool.submit(int).result()  # the worker is up
+        for pid in list(pool._processes):
+            os.kill(pid, signal.SIGKILL)
+        assert index.search("bàn") == first  # answered in-process while the pool restarts
+        assert index.search("bàn") == first  # and by the new pool afterwards
+
+
+def test_missing_index_is_reported_before_any_worker_starts(tmp_path: Path) -> None:
+    with pytest.raises(IndexMissing):
+        PooledIndex.open(tmp_path / "index", 2)
+
+
+def test_workers_see_a_new_commit(tmp_path: Path) -> None:
+    from index.maintenance import update_index
+
+    store, root = build(tmp_path, [article("a1", "Bản tin thử", "Mở đầu.", "Thân bài.")])
+    with PooledIndex.open(root, 1) as index:
+        assert index.search("cầu treo").total == 0
+        store.upsert_many([article("a2", "Khánh thành cầu treo", "Cầu mới.", "Thân bài.")])
+        update_index(store, root)
+        assert [hit.id for hit in index.search("cầu treo").results] == ["a2"]
+    store.close()
+
+
+@pytest.mark.parametrize(("cpus", "workers"), [(1, 1), (2, 2), (4, 4), (16, 4)])
+def test_default_workers_one_per_core_up_to_four(cpus: int, workers: int) -> None:
+    assert default_workers(cpus) == workers
