@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import multiprocessing.connection
 import os
 import threading
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -37,6 +38,19 @@ _worker_root: Path | None = None
 def _worker_start(index_root: str) -> None:
     global _worker_root
     _worker_root = Path(index_root)
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        threading.Thread(target=_exit_with, args=(parent.sentinel,), name="parent-watch", daemon=True).start()
+
+
+def _exit_with(sentinel: int) -> None:
+    """End this worker when the bot dies, even by SIGKILL.
+
+    Without this, workers outlive a killed bot forever: each holds the write end of the pool's
+    task queue itself, so its read never sees end-of-file.
+    """
+    multiprocessing.connection.wait([sentinel])
+    os._exit(0)
 
 
 def _worker_open() -> SearchIndex:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -73,3 +76,40 @@ def test_workers_see_a_new_commit(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("cpus", "workers"), [(1, 1), (2, 2), (4, 4), (16, 4)])
 def test_default_workers_one_per_core_up_to_four(cpus: int, workers: int) -> None:
     assert default_workers(cpus) == workers
+
+
+def test_workers_end_when_the_bot_is_killed(root: Path) -> None:
+    """Bug: after a SIGKILL of the bot, its search workers lived on forever, each holding memory."""
+    script = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from index.pool import PooledIndex\n"
+        "index = PooledIndex.open(Path(sys.argv[1]), 2)\n"
+        "index.search('bàn')\n"
+        "print(*index._pool._processes, flush=True)\n"
+        "sys.stdin.read()\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script, str(root)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            text=True, cwd=Path(__file__).resolve().parent.parent)
+    assert proc.stdout is not None
+    workers = [int(pid) for pid in proc.stdout.readline().split()]
+    assert len(workers) == 2
+    proc.kill()
+    proc.wait()
+    deadline = time.monotonic() + 20
+    while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(_alive(pid) for pid in workers)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # a zombie (exited, not yet reaped by init) counts as ended
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:  # gone meanwhile, or no /proc here: kill(pid, 0) said it exists
+        return not Path(f"/proc/{pid}").parent.exists()
