@@ -6,6 +6,7 @@ Services (the store, the index via the core, the rate limiter) are opened in `po
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 
@@ -93,7 +94,10 @@ async def post_init(application: Application) -> None:  # type: ignore[type-arg]
     application.bot_data["core"] = Core(store, settings.index_root, renderer, per_page=settings.per_page,
                                         bot_username=me.username,
                                         subscriptions=SubscriptionStore(settings.state_path),
-                                        digest_time=settings.digest_time, digest_size=settings.digest_size)
+                                        digest_time=settings.digest_time, digest_size=settings.digest_size,
+                                        search_workers=settings.search_processes)
+    # Open the index (and start the search workers) now, not on the first user's query.
+    await asyncio.to_thread(lambda: application.bot_data["core"].index)
     application.bot_data["limiter"] = RateLimiter(settings.rate_burst, settings.rate_per_minute)
     application.bot_data["search_timeout"] = settings.search_timeout
     for lang in LANGUAGES:

@@ -25,6 +25,7 @@ from bot import digest as dg
 from bot.render import Renderer, fits, safe, split_text, strip_bold
 from bot.schedule import VIETNAM, clock_time, next_slot, shift_clock
 from bot.subscriptions import CONSOLE_CHAT, Part, SubscriptionStore, utcnow
+from index.pool import PooledIndex
 from index.searcher import Hit, IndexMissing, SearchIndex, SearchPage
 
 #: Longer queries are cut (and the user told): nobody types more, and scoring cost grows with it.
@@ -119,21 +120,26 @@ class Core:
     digest_time: str = "07:00"
     digest_size: int = 10
     clock: Callable[[], datetime] = utcnow
+    #: Processes that run searches (index.pool); 0 searches in this process.
+    search_workers: int = 0
     _own_subscriptions: bool = field(default=False, init=False, repr=False)
     _topics: dg.TopicMatcher | None = field(default=None, init=False, repr=False)
-    _index: SearchIndex | None = field(default=None, init=False, repr=False)
+    _index: SearchIndex | PooledIndex | None = field(default=None, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     # -- services ------------------------------------------------------------------------------
 
     @property
-    def index(self) -> SearchIndex | None:
+    def index(self) -> SearchIndex | PooledIndex | None:
         """The search index, opened on first use (it may be built after the bot starts)."""
         if self._index is None:
             with self._lock:
                 if self._index is None:
                     try:
-                        self._index = SearchIndex.open(self.index_root)
+                        if self.search_workers > 0:
+                            self._index = PooledIndex.open(self.index_root, self.search_workers)
+                        else:
+                            self._index = SearchIndex.open(self.index_root)
                     except IndexMissing:
                         return None
         return self._index

@@ -50,6 +50,15 @@ class Settings:
     editors: frozenset[int] = frozenset()
     #: Minutes between automatic scans of the sources (0 = off); same code path as /reindex.
     scan_minutes: int = 0
+    #: Processes that run searches, so a busy bot uses more than one core; each holds its own
+    #: decoded index (about the index size in memory). None (`auto`) = one per core, at most 4.
+    search_workers: int | None = None
+
+    @property
+    def search_processes(self) -> int:
+        from index.pool import default_workers
+
+        return default_workers() if self.search_workers is None else self.search_workers
 
     @property
     def store_path(self) -> Path:
@@ -82,6 +91,7 @@ ENV = {
     "digest_rate": "BANTIN_DIGEST_RATE",
     "editors": "BANTIN_EDITORS",
     "scan_minutes": "BANTIN_SCAN_MINUTES",
+    "search_workers": "BANTIN_SEARCH_WORKERS",
 }
 
 
@@ -137,6 +147,12 @@ def _convert(name: str, raw: Any, where: str, default: Any) -> Any:
             return _editor_ids(raw)
         if name == "scan_minutes" and not 0 <= int(raw) <= 10080:
             raise ValueError("cần số phút từ 1 đến 10080 (một tuần), hoặc 0 để tắt quét tự động")
+        if name == "search_workers":
+            if str(raw).strip().lower() == "auto":
+                return None
+            if not 0 <= int(raw) <= 16:
+                raise ValueError("cần số tiến trình từ 0 (tìm ngay trong tiến trình bot) đến 16, hoặc auto")
+            return int(raw)
         if isinstance(default, bool):
             return str(raw).lower() in {"1", "true", "yes", "on"}
         if isinstance(default, int):

@@ -113,6 +113,20 @@ def test_settings_precedence_and_errors(tmp_path: Path) -> None:
         load_settings({}, config=config)
 
 
+def test_search_workers_setting(tmp_path: Path) -> None:
+    from index.pool import default_workers
+
+    assert load_settings({}).search_processes == default_workers() >= 1
+    assert load_settings({"BANTIN_SEARCH_WORKERS": "auto"}).search_workers is None
+    assert load_settings({"BANTIN_SEARCH_WORKERS": "0"}).search_processes == 0
+    config = tmp_path / "bantin.toml"
+    config.write_text("search_workers = 3\n", encoding="utf-8")
+    assert load_settings({}, config=config).search_processes == 3
+    for bad in ("17", "-1", "many"):
+        with pytest.raises(SettingsError, match="BANTIN_SEARCH_WORKERS"):
+            load_settings({"BANTIN_SEARCH_WORKERS": bad})
+
+
 def test_bad_setting_is_a_message_not_a_traceback(capsys: pytest.CaptureFixture[str],
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BANTIN_SEARCH_TIMEOUT", "-1")
