@@ -16,6 +16,7 @@ from telegram.ext import (
     AIORateLimiter,
     Application,
     CallbackQueryHandler,
+    ChatMemberHandler,
     CommandHandler,
     InlineQueryHandler,
     MessageHandler,
@@ -70,6 +71,10 @@ def add_handlers(application: Application) -> None:  # type: ignore[type-arg]
     application.add_handler(CommandHandler("reindex", handlers.reindex))
     application.add_handler(CommandHandler("failed", handlers.failed))
     application.add_handler(CommandHandler("stats", handlers.stats))
+    application.add_handler(CommandHandler("channel", handlers.channel_command))
+    application.add_handler(CommandHandler("channels", handlers.channels_list))
+    application.add_handler(ChatMemberHandler(handlers.bot_membership, ChatMemberHandler.MY_CHAT_MEMBER))
+    application.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, handlers.chat_migrated))
     application.add_handler(CallbackQueryHandler(handlers.editor_button, pattern=editors.BUTTON_PATTERN))
     # Digest commands on edited messages too: fixing "/subscribe 7:00" to "/subscribe 8:00" applies it.
     application.add_handler(CommandHandler(list(DIGEST_COMMANDS), handlers.digest_command))
@@ -95,7 +100,8 @@ async def post_init(application: Application) -> None:  # type: ignore[type-arg]
                                         bot_username=me.username,
                                         subscriptions=SubscriptionStore(settings.state_path),
                                         digest_time=settings.digest_time, digest_size=settings.digest_size,
-                                        search_workers=settings.search_processes)
+                                        search_workers=settings.search_processes,
+                                        read_document_chars=settings.read_document_chars)
     # Open the index (and start the search workers) now, not on the first user's query.
     await asyncio.to_thread(lambda: application.bot_data["core"].index)
     application.bot_data["limiter"] = RateLimiter(settings.rate_burst, settings.rate_per_minute)

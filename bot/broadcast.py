@@ -4,19 +4,27 @@ Two halves, used by the scheduler in `bantin run` and by `bantin digest` alike:
 
 * `DigestRunner.plan` builds the digests that are due (pure building, see bot.digest) and
   `record` writes them to the delivery log as *pending* before anything is sent;
-* `Broadcaster` sends what the log says is pending: at most `rate` messages a second overall and
-  one a second per chat, a 429 pauses everyone for its `retry_after`, a chat that blocked us or
-  vanished is unsubscribed while the rest go on, network errors are retried with backoff, and each
-  message is marked sent right after Telegram accepts it. A stop request (SIGTERM) lets the message
-  in flight finish and be recorded; the rest stays pending for the next run.
+* `Broadcaster` sends what the log says is pending: at most `rate` messages a second overall,
+  one a second per private chat and 20 a minute per group or channel, a 429 pauses everyone for its
+  `retry_after`, a chat that blocked us or vanished is unsubscribed while the rest go on, network
+  errors are retried with backoff, and each message is marked sent right after Telegram accepts it.
+  A stop request (SIGTERM) lets the message in flight finish and be recorded; the rest stays
+  pending for the next run.
 
-The sending function is injected (`SendFn`), so tests and the benchmark can count, fail or time
-sends without Telegram; `telegram_sender` is the real one over a PTB `Bot`.
+Groups and channels: a forced digest (`bantin digest --now`, an editor's `/digest @channel`) uses
+the slot's own key, not a fresh one, so forcing it again *revises* that row: its messages are
+edited in place (extra parts sent, surplus ones deleted) instead of being posted twice. A channel
+the bot was removed from is deactivated, and the editor who attached it is told once, at the end
+of the run (`digest_subscribers.notice`).
+
+The sending functions are injected (`SendFn`, `EditFn`, `DeleteFn`), so tests and the benchmark
+can count, fail or time sends without Telegram; `telegram_sender` & co. are the real ones.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import random
 import time
@@ -37,27 +45,35 @@ from telegram.error import (
     TelegramError,
 )
 
+from articles.model import Article
 from articles.store import ArticleStore
-from bot.digest import TopicMatcher, Window, build_digest, recent_window, render_digest
+from bot.core import read_deep_link
+from bot.digest import TopicMatcher, Window, build_digest, recent_window, render_channel_digest, render_digest
 from bot.render import Renderer
-from bot.schedule import due_subscribers, next_slot, now_key
-from bot.subscriptions import Delivery, Part, Planned, Subscriber, SubscriptionStore, utcnow
+from bot.schedule import VIETNAM, due_subscribers, latest_slot, next_slot, now_key, slot_key
+from bot.subscriptions import PENDING, Delivery, Part, Planned, Subscriber, SubscriptionStore, utcnow
 
 log = logging.getLogger(__name__)
 
 SendFn = Callable[[int, Part], Awaitable[int]]
+#: Edit message `message_id` in a chat to show a part; returns the message id.
+EditFn = Callable[[int, int, Part], Awaitable[int]]
+DeleteFn = Callable[[int, int], Awaitable[None]]
 StopFn = Callable[[], bool]
 #: BadRequest descriptions that mean the chat is gone for good (no point in retrying, ever).
 _GONE = ("chat not found", "user is deactivated", "bot was kicked", "bot was blocked", "peer_id_invalid",
          "have no rights to send", "not enough rights to send", "chat_write_forbidden", "user not found")
+#: BadRequest descriptions of an edit whose message is gone or too old: post it anew instead.
+_EDIT_GONE = ("message to edit not found", "message can't be edited", "message_id_invalid")
 
 
 @dataclass(frozen=True)
 class Limits:
-    """How fast and how stubbornly to send. `rate=None` and `per_chat=None` turn limiting off."""
+    """How fast and how stubbornly to send. `rate`, `per_chat` and `per_group` None turn limiting off."""
 
     rate: float | None = 25.0  # messages per second for the whole broadcast
     per_chat: float | None = 1.0  # seconds between two messages to the same chat
+    per_group: float | None = 3.0  # … to the same group or channel: Telegram allows 20 a minute
     concurrency: int = 8  # requests in flight: plenty at 25/s even at 300 ms a request; more only
     #                       adds client-side overhead (httpcore scans its pool per request)
     network_retries: int = 4  # per message, within one run, with exponential backoff
@@ -72,10 +88,15 @@ class RunReport:
     """What one run did; also what `bantin digest` prints."""
 
     planned: int = 0  # digests built and recorded as pending
+    revised: int = 0  # group/channel digests of a slot already served, rebuilt to edit their posts
+    unchanged: int = 0  # … forced again with nothing new: left as they are
     empty: int = 0  # due, but nothing new: recorded, nothing sent
     resumed: int = 0  # pending from an earlier (interrupted) run
     delivered: int = 0  # digests fully sent
     messages: int = 0  # messages accepted by Telegram
+    edited: int = 0  # … of which posted messages edited in place
+    deleted: int = 0  # posted messages deleted because a revision has fewer parts
+    notices: int = 0  # editors told that the bot was removed from their channel or group
     blocked: int = 0  # chat gone or bot blocked: unsubscribed
     failed: int = 0  # refused for good (or too old to keep retrying)
     retry_later: int = 0  # left pending after transient failures
@@ -89,18 +110,21 @@ class RunReport:
 
 
 class Throttle:
-    """Paces sends: evenly spaced at `rate` per second overall, `per_chat` seconds apart per chat,
-    and everyone paused while Telegram's flood control (429 `retry_after`) is in force.
+    """Paces sends: evenly spaced at `rate` per second overall, `per_chat` seconds apart per chat
+    (`per_group` for groups and channels, whose ids are negative), and everyone paused while
+    Telegram's flood control (429 `retry_after`) is in force.
 
     Even spacing (rather than bursts) is what Telegram's own guidance suggests, and it makes the
     achieved rate predictable: the benchmark checks it reaches ≥ 90 % of the configured one.
     """
 
-    def __init__(self, rate: float | None, per_chat: float | None, *, clock: Callable[[], float] = time.monotonic,
+    def __init__(self, rate: float | None, per_chat: float | None, *, per_group: float | None = None,
+                 clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
                  should_stop: StopFn = lambda: False) -> None:
         self.interval = 1.0 / rate if rate else 0.0
         self.per_chat = per_chat or 0.0
+        self.per_group = max(self.per_chat, per_group or 0.0)
         self.clock = clock
         self._sleep = sleep
         self.should_stop = should_stop
@@ -115,7 +139,8 @@ class Throttle:
         """Wait for this chat's turn; False when asked to stop meanwhile."""
         while True:
             now = self.clock()
-            ready = max(self._paused_until, self._last.get(chat_id, -1e18) + self.per_chat)
+            spacing = self.per_group if chat_id < 0 else self.per_chat
+            ready = max(self._paused_until, self._last.get(chat_id, -1e18) + spacing)
             if ready > now:
                 if not await self.sleep(ready - now):
                     return False
@@ -146,14 +171,16 @@ class Broadcaster:
 
     def __init__(self, log_store: SubscriptionStore, send: SendFn, limits: Limits = Limits(), *,
                  clock: Callable[[], datetime] = utcnow, should_stop: StopFn = lambda: False,
-                 throttle: Throttle | None = None) -> None:
+                 throttle: Throttle | None = None, edit: EditFn | None = None, delete: DeleteFn | None = None) -> None:
         self.store = log_store
         self.send = send
+        self.edit = edit
+        self.delete = delete
         self.limits = limits
         self.clock = clock
         self._fatal: BaseException | None = None
         self.should_stop = lambda: should_stop() or self._fatal is not None
-        self.throttle = throttle or Throttle(limits.rate, limits.per_chat)
+        self.throttle = throttle or Throttle(limits.rate, limits.per_chat, per_group=limits.per_group)
         self.throttle.should_stop = self.should_stop
 
     async def deliver(self, deliveries: Sequence[Delivery], report: RunReport | None = None) -> RunReport:
@@ -185,16 +212,63 @@ class Broadcaster:
         if not self.store.still_wanted(delivery.chat_id, delivery.slot_key, now=now):
             report.cancelled += 1
             return
+        posted = delivery.message_ids  # a revision: part n replaces message n
         for index in range(delivery.parts_sent, len(delivery.parts)):
-            outcome = await self._send_part(delivery, index)
-            if outcome != "sent":
+            outcome = await self._send_part(delivery, index, posted[index] if index < len(posted) else None)
+            if outcome not in ("sent", "edited"):
                 setattr(report, outcome, getattr(report, outcome) + 1)
                 return
             report.messages += 1
+            report.edited += outcome == "edited"
+        surplus = posted[len(delivery.parts):]
+        if surplus:
+            if not await self._delete_all(delivery.chat_id, surplus):
+                report.interrupted += 1
+                return
+            self.store.record_trimmed(delivery.chat_id, delivery.slot_key, surplus, now=self.clock())
+            report.deleted += len(surplus)
         report.delivered += 1
 
-    async def _send_part(self, delivery: Delivery, index: int) -> str:
-        """Send one message until it is accepted or it is clear it won't be; returns the outcome."""
+    async def _post(self, chat: int, part: Part, target: int | None) -> tuple[int, bool]:
+        """Send a part, or edit message `target` to show it; (message id, whether edited).
+
+        An edit that changes nothing counts as done (a resumed revision); one whose message was
+        deleted meanwhile, or is too old to edit, becomes a new message."""
+        if target is None or self.edit is None:
+            return await self.send(chat, part), False
+        try:
+            return await self.edit(chat, target, part), True
+        except BadRequest as exc:
+            text = exc.message.lower()
+            if "not modified" in text:
+                return target, True
+            if not any(marker in text for marker in _EDIT_GONE):
+                raise
+        return await self.send(chat, part), False
+
+    async def _delete_all(self, chat: int, message_ids: Sequence[int]) -> bool:
+        """Delete a revision's surplus messages; failures are logged, not fatal (the digest is
+        already complete above them). False when asked to stop first."""
+        for message_id in message_ids:
+            for _ in range(self.limits.flood_retries + 1):
+                if not await self.throttle.wait(chat):
+                    return False
+                try:
+                    if self.delete is not None:
+                        await self.delete(chat, message_id)
+                except RetryAfter as exc:
+                    self.throttle.pause(_retry_after_seconds(exc) + 0.1)
+                    continue
+                except InvalidToken:
+                    raise
+                except TelegramError as exc:
+                    log.info("digest in %s: could not delete message %s: %s", chat, message_id, exc.message)
+                break
+        return True
+
+    async def _send_part(self, delivery: Delivery, index: int, target: int | None = None) -> str:
+        """Send one message (or edit `target`) until it is accepted or it is clear it won't be;
+        returns the outcome."""
         chat, key = delivery.chat_id, delivery.slot_key
         part = delivery.parts[index]
         last = index == len(delivery.parts) - 1
@@ -203,7 +277,7 @@ class Broadcaster:
             if not await self.throttle.wait(chat):
                 return "interrupted"
             try:
-                message_id = await self.send(chat, part)
+                message_id, edited = await self._post(chat, part, target)
             except RetryAfter as exc:
                 seconds = _retry_after_seconds(exc)
                 self.throttle.pause(seconds + 0.1)
@@ -214,7 +288,7 @@ class Broadcaster:
                     return self._later(delivery, index, f"flood control ({floods}×)")
                 continue
             except ChatMigrated as exc:
-                return self._blocked(chat, key, index, f"chat migrated to {exc.new_chat_id}")
+                return self._moved(chat, key, index, exc.new_chat_id)
             except Forbidden as exc:
                 return self._blocked(chat, key, index, exc.message)
             except BadRequest as exc:
@@ -239,13 +313,23 @@ class Broadcaster:
                 self.store.record_failed(chat, key, index, exc.message, now=self.clock())
                 log.error("digest to %s failed: %s", chat, exc.message)
                 return "failed"
-            self.store.record_sent(chat, key, index, message_id, now=self.clock(), last=last)
-            return "sent"
+            self.store.record_sent(chat, key, index, message_id, now=self.clock(), last=last, edited=edited)
+            return "edited" if edited else "sent"
 
     def _blocked(self, chat: int, key: str, index: int, why: str) -> str:
         self.store.record_blocked(chat, key, index, why, now=self.clock())
         log.info("chat %s unreachable (%s): unsubscribed", chat, why)
         return "blocked"
+
+    def _moved(self, chat: int, key: str, index: int, new: int) -> str:
+        """The group became a supergroup: move its digest to the new id; the next run (within a
+        minute) resumes this delivery there, from the part that was refused."""
+        now = self.clock()
+        if not self.store.move_chat(chat, new, now=now):
+            return self._blocked(chat, key, index, f"chat migrated to {new}")
+        self.store.record_retry_later(new, key, index, f"chat migrated from {chat}", now=now, retry_at=now)
+        log.info("chat %s became supergroup %s: its digest moved there", chat, new)
+        return "retry_later"
 
     def _later(self, delivery: Delivery, index: int, why: str) -> str:
         now = self.clock()
@@ -275,6 +359,7 @@ class Plan:
     """Digests built for one run, with the subscribers they are for (dry runs print these)."""
 
     items: list[tuple[Subscriber, Planned]] = field(default_factory=list)
+    unchanged: int = 0  # forced group/channel digests whose post already shows everything
 
 
 @dataclass
@@ -286,12 +371,20 @@ class DigestRunner:
     renderer: Renderer
     size: int = 10
     clock: Callable[[], datetime] = utcnow
+    #: The bot's @username: group and channel digests link articles without a URL to its deep
+    #: link (known once the bot has called getMe; without it those titles are not linked).
+    bot_username: str | None = None
 
     def plan(self, now: datetime, *, force: bool = False, chat: int | None = None) -> Plan:
         """Build (without recording) the digest of every due subscriber, or of every active one
-        with `force`. Chats with a delivery still pending are left to that delivery."""
+        with `force`. Chats with a delivery still pending are left to that delivery.
+
+        Forced, a private chat gets a digest of its own (`now:` key); a group or channel gets its
+        current slot's, which revises that slot's post when it was already made (see the module
+        docstring); `unchanged` counts those with nothing new to show."""
         if force:
-            due = [(s, now_key(now)) for s in self.subscriptions.active(chat)]
+            due = [(s, now_key(now) if not s.shared else slot_key(latest_slot(s.slot, now)))
+                   for s in self.subscriptions.active(chat)]
         else:
             due = [(s, k) for s, k in due_subscribers(self.subscriptions, now) if chat is None or s.chat_id == chat]
         waiting = self.subscriptions.pending_chats()
@@ -303,28 +396,53 @@ class DigestRunner:
         matcher = TopicMatcher(window)
         try:
             for subscriber, key in due:
-                plan.items.append((subscriber, self.build(subscriber, key, window, matcher, scheduled=not force)))
+                row = self.subscriptions.delivery(subscriber.chat_id, key) if force and subscriber.shared else None
+                if row is None:
+                    planned = self.build(subscriber, key, window, matcher, scheduled=not force or subscriber.shared)
+                elif row["state"] == PENDING:
+                    continue
+                else:
+                    start = datetime.fromisoformat(row["covered_from"]) if row["covered_from"] else subscriber.since
+                    planned = self.build(subscriber, key, window, matcher, since=start, revise=True)
+                    if not planned.parts or _same_parts(planned.parts, row["parts"]):
+                        plan.unchanged += 1
+                        continue
+                plan.items.append((subscriber, planned))
         finally:
             matcher.close()
         return plan
 
     def build(self, subscriber: Subscriber, key: str, window: Window, matcher: TopicMatcher, *,
-              scheduled: bool = True) -> Planned:
-        digest = build_digest(window, since=subscriber.since, topics=subscriber.topics, matcher=matcher)
-        parts = render_digest(self.renderer, subscriber.lang, digest, size=self.size,
-                              next_at=next_slot(subscriber.slot, window.now))
-        return Planned(subscriber.chat_id, key, tuple(parts), len(digest.articles), digest.until, scheduled)
+              scheduled: bool = True, since: datetime | None = None, revise: bool = False) -> Planned:
+        digest = build_digest(window, since=since or subscriber.since, topics=subscriber.topics, matcher=matcher)
+        if subscriber.shared:
+            parts = render_channel_digest(
+                self.renderer, subscriber.lang, digest, size=self.size, link=self.link, now=window.now,
+                header=subscriber.header, footer=subscriber.footer, bot_username=self.bot_username,
+                thread_id=subscriber.thread_id, silent=subscriber.silent)
+        else:
+            parts = render_digest(self.renderer, subscriber.lang, digest, size=self.size,
+                                  next_at=next_slot(subscriber.slot, window.now))
+        return Planned(subscriber.chat_id, key, tuple(parts), len(digest.articles), digest.until, scheduled,
+                       covered_from=digest.since, revise=revise)
+
+    def link(self, article: Article) -> str | None:
+        """Where a title in a group or channel digest leads: the article's page, else the bot's
+        deep link that shows its full text."""
+        return article.url or read_deep_link(self.bot_username, article.id)
 
     def plan_and_record(self, now: datetime, *, force: bool = False, chat: int | None = None) -> RunReport:
         plan = self.plan(now, force=force, chat=chat)
         recorded = self.subscriptions.plan([p for _, p in plan.items], now=now)
-        report = RunReport()
-        report.planned = sum(1 for p in recorded if p.parts)
+        report = RunReport(unchanged=plan.unchanged)
+        report.planned = sum(1 for p in recorded if p.parts and not p.revise)
+        report.revised = sum(1 for p in recorded if p.revise)
         report.empty = sum(1 for p in recorded if not p.parts)
         return report
 
     async def run(self, send: SendFn, *, limits: Limits = Limits(), force: bool = False, chat: int | None = None,
-                  should_stop: StopFn = lambda: False, lock_wait: float = 0.0) -> RunReport:
+                  should_stop: StopFn = lambda: False, lock_wait: float = 0.0, edit: EditFn | None = None,
+                  delete: DeleteFn | None = None) -> RunReport:
         """One broadcast: take the lease, plan and record what is due, send everything pending.
 
         `lock_wait`: how long to wait for another broadcaster (e.g. the bot's minute tick, which
@@ -342,16 +460,39 @@ class DigestRunner:
         try:
             report = await asyncio.to_thread(self.plan_and_record, now, force=force, chat=chat)
             pending = self.subscriptions.pending(now=self.clock(), chat_id=chat)
-            report.resumed = max(0, len(pending) - report.planned)
-            broadcaster = Broadcaster(self.subscriptions, send, limits, clock=self.clock, should_stop=should_stop)
+            report.resumed = max(0, len(pending) - report.planned - report.revised)
+            broadcaster = Broadcaster(self.subscriptions, send, limits, clock=self.clock, should_stop=should_stop,
+                                      edit=edit, delete=delete)
             await broadcaster.deliver(pending, report)
+            report.notices = await self.send_notices(send)
         finally:
             renew.cancel()
             self.subscriptions.release_lock(token)
         report.seconds = time.monotonic() - started
-        if report.planned or report.resumed or report.blocked or report.failed:
+        if report.planned or report.revised or report.resumed or report.blocked or report.failed or report.notices:
             log.info("digests: %s", report.to_json())
         return report
+
+    async def send_notices(self, send: SendFn) -> int:
+        """Tell editors that the bot can no longer post their group's or channel's digest (it was
+        removed, or lost the right to post): once per removal, in the language they set it up in."""
+        sent = 0
+        for subscriber in self.subscriptions.claim_notices():
+            if subscriber.report_chat is None:
+                continue
+            html = self.renderer.render(subscriber.lang, "channel_removed", subscriber=subscriber,
+                                        reason=subscriber.stopped_reason or "",
+                                        at=self.clock().astimezone(VIETNAM))
+            try:
+                await send(subscriber.report_chat, Part(html))
+                sent += 1
+            except (Forbidden, BadRequest) as exc:  # the editor never opened a chat with the bot
+                log.warning("could not tell %s that chat %s was removed: %s", subscriber.report_chat,
+                            subscriber.chat_id, exc.message)
+            except TelegramError as exc:  # transient: the next run tries again
+                log.warning("removal notice for chat %s postponed: %s", subscriber.chat_id, exc.message)
+                self.subscriptions.release_notice(subscriber.chat_id)
+        return sent
 
     async def _renew(self, token: str) -> None:
         while True:
@@ -362,18 +503,49 @@ class DigestRunner:
 # -- Telegram --------------------------------------------------------------------------------------
 
 
+def _markup(part: Part) -> InlineKeyboardMarkup | None:
+    if not part.buttons:
+        return None
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(text, callback_data=data) for text, data in row] for row in part.buttons])
+
+
 def telegram_sender(bot: Bot) -> SendFn:
-    """Send a digest message with PTB; exceptions are Telegram's, classified by the Broadcaster."""
+    """Send a digest message with PTB; exceptions are Telegram's, classified by the Broadcaster.
+    Link previews are off (a digest is a list, not one link); forum topic and silence per part."""
 
     async def send(chat_id: int, part: Part) -> int:
-        markup = InlineKeyboardMarkup(
-            [[InlineKeyboardButton(text, callback_data=data) for text, data in row] for row in part.buttons]
-        ) if part.buttons else None
-        message = await bot.send_message(chat_id, part.html, parse_mode=ParseMode.HTML, reply_markup=markup,
-                                         link_preview_options=LinkPreviewOptions(is_disabled=True))
+        message = await bot.send_message(chat_id, part.html, parse_mode=ParseMode.HTML, reply_markup=_markup(part),
+                                         link_preview_options=LinkPreviewOptions(is_disabled=True),
+                                         message_thread_id=part.thread_id,
+                                         disable_notification=True if part.silent else None)
         return int(message.message_id)
 
     return send
+
+
+def telegram_editor(bot: Bot) -> EditFn:
+    """Edit a posted digest message to show a revised part (same chat, same message id)."""
+
+    async def edit(chat_id: int, message_id: int, part: Part) -> int:
+        await bot.edit_message_text(part.html, chat_id=chat_id, message_id=message_id, parse_mode=ParseMode.HTML,
+                                    reply_markup=_markup(part),
+                                    link_preview_options=LinkPreviewOptions(is_disabled=True))
+        return message_id
+
+    return edit
+
+
+def telegram_deleter(bot: Bot) -> DeleteFn:
+    async def delete(chat_id: int, message_id: int) -> None:
+        await bot.delete_message(chat_id, message_id)
+
+    return delete
+
+
+def _same_parts(parts: Sequence[Part], frozen: str) -> bool:
+    """Whether rebuilt parts equal the ones a log row holds (JSON): then there is nothing to edit."""
+    return [p.to_json() for p in parts] == json.loads(frozen)
 
 
 def digest_bot(token: str, api_url: str, *, pool: int = 32) -> Bot:

@@ -306,7 +306,8 @@ def cmd_digest(args: argparse.Namespace, settings: Settings) -> int:
             return _print_plan(runner, subs, utcnow(), force=args.now, chat=args.chat, as_json=args.json)
         assert settings.token
         report = asyncio.run(_send_digests(runner, digest_bot(settings.token, settings.api_url),
-                                           Limits(rate=settings.digest_rate), force=args.now, chat=args.chat))
+                                           Limits(rate=settings.digest_rate, per_group=60 / settings.group_rate),
+                                           force=args.now, chat=args.chat))
         holder = subs.lock_holder() if report.busy else None
     if report.busy:
         where = f" (pid {holder[1]} trên {holder[0]})" if holder else ""
@@ -318,6 +319,10 @@ def cmd_digest(args: argparse.Namespace, settings: Settings) -> int:
         print(f"bản tin: {report.delivered} đã gửi ({report.messages} tin nhắn), {report.empty} không có gì mới, "
               f"{report.blocked} bị chặn (đã huỷ đăng ký), {report.failed} lỗi, {report.retry_later} để lần sau"
               + (f", {report.resumed} tiếp tục từ lần trước" if report.resumed else "")
+              + (f", {report.revised} bài đăng ở kênh/nhóm được cập nhật ({report.edited} tin sửa)"
+                 if report.revised else "")
+              + (f", {report.unchanged} kênh/nhóm không có gì mới để sửa" if report.unchanged else "")
+              + (f", {report.notices} biên tập viên được báo bot bị gỡ khỏi kênh/nhóm" if report.notices else "")
               + (f", {report.interrupted} dừng giữa chừng (sẽ gửi lần sau)" if report.interrupted else "")
               + f"  ({report.seconds:.1f} s)")
     return 1 if report.failed else 0
@@ -328,15 +333,17 @@ async def _send_digests(runner, bot, limits, *, force: bool, chat: int | None): 
     import asyncio
     import signal
 
-    from bot.broadcast import telegram_sender
+    from bot.broadcast import telegram_deleter, telegram_editor, telegram_sender
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     async with bot:
+        runner.bot_username = bot.username  # links in group and channel digests
         return await runner.run(telegram_sender(bot), limits=limits, force=force, chat=chat,
-                                should_stop=stop.is_set, lock_wait=30.0)
+                                should_stop=stop.is_set, lock_wait=30.0, edit=telegram_editor(bot),
+                                delete=telegram_deleter(bot))
 
 
 def _print_plan(runner, subs, now, *, force: bool, chat: int | None, as_json: bool) -> int:  # type: ignore[no-untyped-def]

@@ -6,10 +6,11 @@ from __future__ import annotations
 import html
 import re
 import sys
+from pathlib import Path
 from typing import TextIO
 
 from articles.store import ArticleStore
-from bot.core import Core, Reply
+from bot.core import Core, Document, Reply
 from bot.render import Renderer
 from bot.settings import Settings
 
@@ -26,10 +27,12 @@ def to_console(reply_html: str) -> str:
 class Console:
     """Keeps the buttons of the last reply so `#N` can press them, like a finger on a phone."""
 
-    def __init__(self, core: Core, language: str = "vi", out: TextIO = sys.stdout) -> None:
+    def __init__(self, core: Core, language: str = "vi", out: TextIO = sys.stdout, *,
+                 files: Path | None = None) -> None:
         self.core = core
         self.language = language
         self.out = out
+        self.files = files  # where attached files (a long article's .txt) are saved; None: not saved
         self.buttons: list[tuple[str, str]] = []  # (callback data, query of its message)
 
     def handle(self, line: str) -> None:
@@ -57,6 +60,8 @@ class Console:
 
     def show(self, reply: Reply) -> None:
         print(to_console(reply.html), file=self.out)
+        if reply.document is not None:
+            self.attach(reply.document)
         self.buttons = []
         for row in reply.buttons:
             labels = []
@@ -69,11 +74,24 @@ class Console:
         print("", file=self.out)
 
 
+    def attach(self, document: Document) -> None:
+        """A terminal cannot show a file as Telegram does: say what it is, and save it to open."""
+        path = None
+        if self.files is not None:
+            self.files.mkdir(parents=True, exist_ok=True)
+            path = self.files / document.filename
+            path.write_bytes(document.content)
+        chars = len(document.content.decode("utf-8", "replace"))
+        print(self.core.renderer.label(self.language, "console_file", document.filename, chars, path or ""),
+              file=self.out)
+
+
 def run_console(settings: Settings, *, language: str = "vi", stdin: TextIO = sys.stdin) -> int:
     with ArticleStore(settings.store_path) as store:
         core = Core(store, settings.index_root, Renderer(), per_page=settings.per_page, bot_username="bantin_bot",
-                    digest_time=settings.digest_time, digest_size=settings.digest_size)
-        console = Console(core, language)
+                    digest_time=settings.digest_time, digest_size=settings.digest_size,
+                    read_document_chars=settings.read_document_chars)
+        console = Console(core, language, files=settings.data_dir / "files")
         interactive = stdin.isatty()
         console.show(core.command("start", "", language)[0])
         try:

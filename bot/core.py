@@ -22,18 +22,26 @@ from articles.model import Article
 from articles.store import ArticleStore
 from bot import callbacks as cb
 from bot import digest as dg
-from bot.render import Renderer, fits, safe, split_text, strip_bold
+from bot import reading
+from bot.render import MAX_MESSAGE, Renderer, fits, plain_length, safe, strip_bold
 from bot.schedule import VIETNAM, clock_time, next_slot, shift_clock
-from bot.subscriptions import CONSOLE_CHAT, Part, SubscriptionStore, utcnow
+from bot.subscriptions import CONSOLE_CHAT, Part, Place, SubscriptionStore, utcnow
 from index.pool import PooledIndex
 from index.searcher import Hit, IndexMissing, SearchIndex, SearchPage
 
 #: Longer queries are cut (and the user told): nobody types more, and scoring cost grows with it.
 MAX_QUERY_CHARS = 200
+#: Words a minute, for the "about N minutes to read" of a long article's file.
+READING_SPEED = 220
 INLINE_PAGE = 10
 _READ_ID = re.compile(r"^[A-Za-z0-9_]{1,40}$")
 _COMMAND = re.compile(r"^/([A-Za-z0-9_]{1,64})(?:@(\w+))?(?:\s+(.*))?$", re.DOTALL)
 READ_COMMANDS = ("xem", "read")
+#: `/start xem_<id>`: a deep link (t.me/<bot>?start=xem_<id>) that opens an article. Telegram allows
+#: start payloads of up to 64 characters from A-Z, a-z, 0-9, _ and -.
+READ_PAYLOAD = "xem_"
+_START_PAYLOAD = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_BOT_USERNAME = re.compile(r"[A-Za-z0-9_]{1,64}")
 #: Daily digest commands and their Vietnamese aliases → canonical name.
 DIGEST_COMMANDS = {"subscribe": "subscribe", "dangky": "subscribe", "unsubscribe": "unsubscribe",
                    "huydangky": "unsubscribe", "settings": "settings", "caidat": "settings",
@@ -56,6 +64,16 @@ class Reply:
     html: str
     buttons: tuple[tuple[Button, ...], ...] = ()
     query: str | None = None  # the search this message shows, for stateless page buttons
+    #: A file to send instead of a text message; `html` is then its caption (≤ 1024 characters).
+    document: Document | None = None
+
+
+@dataclass(frozen=True)
+class Document:
+    """A file attached to a reply: a long article as plain UTF-8 text."""
+
+    filename: str
+    content: bytes
 
 
 @dataclass(frozen=True)
@@ -122,6 +140,9 @@ class Core:
     clock: Callable[[], datetime] = utcnow
     #: Processes that run searches (index.pool); 0 searches in this process.
     search_workers: int = 0
+    #: Articles longer than this (characters of text) are read as one .txt file rather than a
+    #: run of messages; 0 = always messages.
+    read_document_chars: int = 12000
     _own_subscriptions: bool = field(default=False, init=False, repr=False)
     _topics: dg.TopicMatcher | None = field(default=None, init=False, repr=False)
     _index: SearchIndex | PooledIndex | None = field(default=None, init=False, repr=False)
@@ -174,14 +195,18 @@ class Core:
         return [self.search(text, lang)]
 
     def command(self, command: str, args: str, lang: str, *, user: str | None = None,
-                chat: int | None = None) -> list[Reply]:
+                chat: int | None = None, place: Place | None = None) -> list[Reply]:
         """A command by name (without the slash); unknown ones get a hint, not silence.
 
         `chat` identifies the subscriber for digest commands; None is the offline console's chat.
+        `place`: the command came from a group (by one of its administrators: the handler checked).
         """
         if command in DIGEST_COMMANDS:
-            return self.digest_command(DIGEST_COMMANDS[command], args, lang, CONSOLE_CHAT if chat is None else chat)
+            return self.digest_command(DIGEST_COMMANDS[command], args, lang, CONSOLE_CHAT if chat is None else chat,
+                                       place)
         if command == "start":
+            if args.startswith(READ_PAYLOAD) and len(args) > len(READ_PAYLOAD) and _START_PAYLOAD.fullmatch(args):
+                return self.read(args[len(READ_PAYLOAD) :], lang)  # a deep link (read_deep_link)
             return [self.notice("start", lang, name=user, digest_time=self.digest_time)]
         if command == "help":
             return [self.notice("help", lang, inline=self.bot_username, digest_time=self.digest_time)]
@@ -235,6 +260,7 @@ class Core:
             if cb.id_fits(hit.id)
         ]
         rows += [tuple(related[i : i + 3]) for i in range(0, len(related), 3)]
+        rows += self._read_buttons(lang, [(n, hit.id, hit.url) for n, hit in enumerate(page.results, first)])
         if page.pages > 1:
             nav: list[Button] = []
             if page.page > 1:
@@ -247,14 +273,26 @@ class Core:
             rows.append((Button(label(lang, f"sort_{other}"), cb.encode(cb.PageButton(1, other, page.query))),))
         return tuple(rows)
 
+    def _read_buttons(self, lang: str, numbered: list[tuple[int, str, str | None]]) -> list[tuple[Button, ...]]:
+        """A 📖 "Đọc toàn văn N" button for each listed article (number, id, url) without a web
+        link to read it at; two to a row, since the label is long and the number must stay visible."""
+        buttons = [Button(self.renderer.label(lang, "read_full", n), cb.encode(cb.ReadButton(article_id)))
+                   for n, article_id, url in numbered if not url and cb.id_fits(article_id)]
+        return [tuple(buttons[i : i + 2]) for i in range(0, len(buttons), 2)]
+
+    def _related_row(self, article_id: str, lang: str) -> tuple[tuple[Button, ...], ...]:
+        if not cb.id_fits(article_id):
+            return ()
+        button = Button(self.renderer.label(lang, "related_button", ""), cb.encode(cb.RelatedButton(article_id)))
+        return ((button,),)
+
     # -- other listings ------------------------------------------------------------------------
 
     def latest(self, lang: str) -> Reply:
-        items = [
-            {"number": n, "article": a, "read_command": read_command(a.id)}
-            for n, a in enumerate(self.store.latest(self.per_page), 1)
-        ]
-        return Reply(self.renderer.render(lang, "latest", items=items))
+        articles = self.store.latest(self.per_page)
+        items = [{"number": n, "article": a, "read_command": read_command(a.id)} for n, a in enumerate(articles, 1)]
+        buttons = self._read_buttons(lang, [(n, a.id, a.url) for n, a in enumerate(articles, 1)])
+        return Reply(self.renderer.render(lang, "latest", items=items), tuple(buttons))
 
     def about(self, lang: str) -> Reply:
         first, last = self.store.date_range()
@@ -271,29 +309,56 @@ class Core:
             return self.notice("no_index", lang)
         hits = index.related(article_id, limit=5)
         items = [self._item(n, hit) for n, hit in enumerate(hits, 1)]
-        return Reply(self.renderer.render(lang, "related", title=article.title, items=items))
+        buttons = self._read_buttons(lang, [(n, hit.id, hit.url) for n, hit in enumerate(hits, 1)])
+        return Reply(self.renderer.render(lang, "related", title=article.title, items=items), tuple(buttons))
 
     def read(self, article_id: str, lang: str) -> list[Reply]:
-        """The full text, split on paragraph boundaries into messages within Telegram's limits."""
+        """The whole article (`/xem_<id>`, the 📖 button, a deep link), or a polite 'not found'."""
         article = self.store.get(article_id)
         if article is None:
             return [self.notice("not_found", lang)]
         return self.article_messages(article, lang)
 
     def article_messages(self, article: Article, lang: str) -> list[Reply]:
-        # The first part also carries the title and byline, so give it a smaller budget.
-        chunks = split_text(list(article.paragraphs), budget=3400)
-        replies = []
-        for part, paragraphs in enumerate(chunks, 1):
-            html = self.renderer.render(lang, "article", article=article, paragraphs=paragraphs, part=part,
-                                        parts=len(chunks))
-            replies.append(Reply(html))
-        if cb.id_fits(article.id):
-            last = replies[-1]
-            button = Button(self.renderer.label(lang, "related_button", "").strip(),
-                            cb.encode(cb.RelatedButton(article.id)))
-            replies[-1] = Reply(last.html, ((button,),))
+        """Past `read_document_chars`, one .txt document: a flood of messages is hard to read and
+        buries the chat. Otherwise messages cut on paragraph boundaries, each within Telegram's
+        limits, numbered when there are several; "Tin liên quan" (only) under the last."""
+        if self.read_document_chars and len(article.text) > self.read_document_chars:
+            return [self.article_document(article, lang)]
+        title, byline = article.title, article.author
+
+        def render(text: str, part: int, parts: int) -> str:
+            return self.renderer.render(lang, "article", article=article, title=title, byline=byline, text=text,
+                                        part=part, parts=parts)
+
+        # Room for the text: the limit less what the template puts around it (title and byline on
+        # the first part, the widest "(Part i/n)" on every part, and the blank lines between).
+        first = MAX_MESSAGE - plain_length(render("", 1, 1000)) - 4
+        if first < MAX_MESSAGE // 2:  # an absurd title or byline must not squeeze out the text
+            title, byline = reading.shorten(title, 300), byline and reading.shorten(byline, 200)
+            first = MAX_MESSAGE - plain_length(render("", 1, 1000)) - 4
+        rest = MAX_MESSAGE - plain_length(render("", 2, 1000)) - 4
+        pieces = reading.split_message_text(article.text, first, rest)
+        replies = [Reply(render(piece.strip(), n, len(pieces))) for n, piece in enumerate(pieces, 1)]
+        replies[-1] = Reply(replies[-1].html, self._related_row(article.id, lang))
         return replies
+
+    def article_document(self, article: Article, lang: str) -> Reply:
+        """A long article as one UTF-8 .txt file (title, date, author, paragraphs, source), named
+        after its title, with a short caption and "Tin liên quan" under it."""
+        content = self.renderer.render_text(lang, "article", article=article, bot_username=self.bot_username,
+                                            link=read_deep_link(self.bot_username, article.id))
+        filename = reading.document_filename(article.title, self.renderer.label(lang, "read_file_fallback"))
+        words = len(article.text.split())
+        caption = ""
+        for cut in (None, 300, 100):  # a caption is at most 1024 characters: shorten what can be long
+            title = article.title if cut is None else reading.shorten(article.title, cut)
+            byline = article.author if cut is None or not article.author else reading.shorten(article.author, cut)
+            caption = self.renderer.render(lang, "article_document", article=article, title=title, byline=byline,
+                                           chars=len(article.text), minutes=max(1, round(words / READING_SPEED)))
+            if plain_length(caption) <= reading.MAX_CAPTION:
+                break
+        return Reply(caption, self._related_row(article.id, lang), document=Document(filename, content.encode()))
 
     # -- buttons -------------------------------------------------------------------------------
 
@@ -319,14 +384,15 @@ class Core:
         if isinstance(button, cb.RelatedButton):
             return CallbackResult(send=(self.related(button.article_id, lang),))
         replies = self.article_messages(article, lang)
-        return CallbackResult(send=tuple(replies[button.part - 1 :]) or tuple(replies))
+        toast = self.renderer.label(lang, "read_file_toast" if replies[0].document else "read_toast")
+        return CallbackResult(answer=toast, send=tuple(replies[button.part - 1 :]) or tuple(replies))
 
     # -- daily digests -------------------------------------------------------------------------
 
-    def digest_command(self, name: str, args: str, lang: str, chat: int) -> list[Reply]:
+    def digest_command(self, name: str, args: str, lang: str, chat: int, place: Place | None = None) -> list[Reply]:
         """/subscribe, /unsubscribe, /settings and /digest (a preview that changes nothing)."""
         if name == "subscribe":
-            return [self.subscribe(chat, args, lang)]
+            return [self.subscribe(chat, args, lang, place)]
         if name == "unsubscribe":
             stopped = self.subs.unsubscribe(chat, now=self.clock())
             return [self.notice("digest_unsubscribed", lang, stopped=stopped)]
@@ -334,7 +400,7 @@ class Core:
             return [self.digest_settings(chat, lang)]
         return self.digest_preview(chat, lang)
 
-    def subscribe(self, chat: int, args: str, lang: str) -> Reply:
+    def subscribe(self, chat: int, args: str, lang: str, place: Place | None = None) -> Reply:
         try:
             request = dg.parse_subscribe(args)
         except dg.BadSubscribe as exc:
@@ -343,9 +409,11 @@ class Core:
         now = self.clock()
         current = self.subs.get(chat)
         slot = request.slot or (current.slot if current and current.active else self.digest_time)
-        subscriber, activated = self.subs.subscribe(chat, lang=lang, slot=slot, topics=request.topics, now=now)
+        subscriber, activated = self.subs.subscribe(chat, lang=lang, slot=slot, topics=request.topics, now=now,
+                                                    place=place)
         return self.notice("digest_subscribed", lang, activated=activated, slot=subscriber.slot,
-                           topics=subscriber.topics, next_at=next_slot(subscriber.slot, now))
+                           topics=subscriber.topics, next_at=next_slot(subscriber.slot, now),
+                           group=subscriber.shared, thread_id=subscriber.thread_id)
 
     def digest_settings(self, chat: int, lang: str) -> Reply:
         """Current time and topics, with buttons to change them (stateless, see bot.callbacks)."""
@@ -491,6 +559,17 @@ def _digest_data(action: str, value: str = "") -> str:
 
 def _reply(part: Part) -> Reply:
     return Reply(part.html, tuple(tuple(Button(text, data) for text, data in row) for row in part.buttons))
+
+
+def read_deep_link(bot_username: str | None, article_id: str) -> str | None:
+    """`https://t.me/<bot>?start=xem_<id>`: opens a private chat with the bot, which shows the
+    article. For places where a button cannot carry a private reading (channel posts, other
+    apps). None without a username or when the id cannot be a start payload."""
+    payload = READ_PAYLOAD + article_id
+    if not article_id or not bot_username or not _BOT_USERNAME.fullmatch(bot_username) \
+            or not _START_PAYLOAD.fullmatch(payload):
+        return None
+    return f"https://t.me/{bot_username}?start={payload}"
 
 
 def read_command(article_id: str) -> str | None:

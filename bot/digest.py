@@ -18,7 +18,7 @@ import hashlib
 import re
 import threading
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -317,21 +317,84 @@ def _item(number: int, article: Article) -> dict[str, Any]:
     return {"number": number, "article": article, "date": date, "read_command": read}
 
 
-def _pack(items: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+def _pack(items: list[dict[str, Any]], *, budget: int = _TEXT_BUDGET, lead: bool = False) -> list[list[dict[str, Any]]]:
     """Greedy grouping by an estimate of each item's visible length and entities."""
     groups: list[list[dict[str, Any]]] = [[]]
     text = entities = 0
     for item in items:
         article: Article = item["article"]
         cost = len(article.title.encode("utf-16-le")) // 2 + 40 + (len(item["read_command"] or "") + 20)
+        if lead:
+            cost += len((item["lead"] or "").encode("utf-16-le")) // 2
         ents = 2
-        if groups[-1] and (text + cost > _TEXT_BUDGET or entities + ents > _ENTITY_BUDGET):
+        if groups[-1] and (text + cost > budget or entities + ents > _ENTITY_BUDGET):
             groups.append([])
             text = entities = 0
         groups[-1].append(item)
         text += cost
         entities += ents
     return groups
+
+
+# -- the layout for groups and channels ------------------------------------------------------------
+
+#: A lead is cut to one line of about this many characters (at a word boundary).
+LEAD_CHARS = 160
+#: Editors' header/footer texts: at most this many characters and lines.
+MAX_NOTE_CHARS = 500
+MAX_NOTE_LINES = 5
+
+
+def one_line(text: str, limit: int = LEAD_CHARS) -> str:
+    """Whitespace collapsed; cut at the last word boundary before `limit`, with an ellipsis."""
+    flat = " ".join(text.split())
+    if len(flat) <= limit:
+        return flat
+    cut = flat[:limit]
+    space = cut.rfind(" ")
+    if space > limit // 2:
+        cut = cut[:space]
+    return cut.rstrip(" ,.;:–-") + "…"
+
+
+def clean_note(raw: str) -> str:
+    """An editor's header or footer: NFC, control characters dropped, spaces collapsed per line,
+    blank lines dropped; line breaks are kept (up to MAX_NOTE_LINES)."""
+    lines = [clean_text(line) for line in unicodedata.normalize("NFC", raw).splitlines()]
+    return "\n".join(line for line in lines if line)
+
+
+def render_channel_digest(renderer: Renderer, lang: str, digest: Digest, *, size: int,
+                          link: Callable[[Article], str | None], now: datetime, header: str | None = None,
+                          footer: str | None = None, bot_username: str | None = None, thread_id: int | None = None,
+                          silent: bool = False) -> list[Part]:
+    """A group's or channel's digest: a headline, then per article the title (bold, linked to the
+    article or to the bot's deep link that shows it in full), date and a one-line lead, with the
+    editor's header and footer; [] when there is nothing. No buttons: everyone in the chat would
+    share them. Articles past `size` are counted, with a pointer to the bot for the rest."""
+    shown = digest.articles[:size]
+    if not shown:
+        return []
+    items = [{**_item(n, a), "link": link(a), "lead": _lead(a)} for n, a in enumerate(shown, 1)]
+    note_cost = sum(len((note or "").encode("utf-16-le")) // 2 for note in (header, footer))
+    groups = _pack(items, budget=_TEXT_BUDGET - note_cost, lead=True)
+    common = {"total": len(digest.articles), "shown": len(shown), "remaining": len(digest.articles) - len(shown),
+              "topics": digest.topics, "day": now.astimezone(VIETNAM), "header": header, "footer": footer,
+              "bot_username": bot_username}
+    while True:
+        pages = [renderer.render(lang, "digest_channel", items=group, part=n, parts=len(groups),
+                                 last=n == len(groups), **common) for n, group in enumerate(groups, 1)]
+        too_big = next((n for n, html in enumerate(pages) if not fits(html) and len(groups[n]) > 1), None)
+        if too_big is None:
+            break
+        group = groups[too_big]
+        groups[too_big : too_big + 1] = [group[: len(group) // 2], group[len(group) // 2 :]]
+    return [Part(html, (), thread_id, silent) for html in pages]
+
+
+def _lead(article: Article) -> str | None:
+    lead = one_line(article.lead) if article.lead else ""
+    return lead if lead and topic_key(lead) != topic_key(article.title) else None
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

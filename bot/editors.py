@@ -36,7 +36,7 @@ from bot.usage import QueryCounter
 log = logging.getLogger(__name__)
 
 #: Added to an editor's command menu (after the public commands), in this order.
-EDITOR_COMMANDS = ("reindex", "failed", "stats")
+EDITOR_COMMANDS = ("reindex", "failed", "stats", "channels", "channel")
 #: Callback data of every editor button starts with this; see `encode_button`.
 BUTTON_PREFIX = "e|"
 BUTTON_PATTERN = r"^e\|"

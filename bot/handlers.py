@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from telegram import (
+    Bot,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     InlineQueryResultArticle,
@@ -26,10 +27,11 @@ from telegram.constants import ChatType, ParseMode
 from telegram.error import BadRequest, Forbidden
 from telegram.ext import ContextTypes
 
-from bot import editors
-from bot.core import Core, Reply, parse_command
+from bot import audit, channels, editors, membership
+from bot.core import DIGEST_COMMANDS, Core, Reply, parse_command
 from bot.ratelimit import RateLimiter
 from bot.render import language_of
+from bot.subscriptions import Subscriber
 from bot.usage import count_query
 
 log = logging.getLogger(__name__)
@@ -80,13 +82,28 @@ async def send(update: Update, replies: list[Reply]) -> None:
         return
     in_group = message.chat.type != ChatType.PRIVATE
     for reply in replies:
-        await message.reply_text(
-            reply.html,
-            parse_mode=ParseMode.HTML,
-            reply_markup=keyboard(reply),
-            do_quote=in_group and reply is replies[0],
-            link_preview_options=LinkPreviewOptions(is_disabled=True),
-        )
+        await reply_in(message, reply, quote=in_group and reply is replies[0])
+
+
+async def reply_in(message: Message, reply: Reply, *, quote: bool = False) -> None:
+    """One reply in the chat (and forum topic) of `message`: a text message, or a file (a long
+    article's .txt) with the reply as its caption."""
+    if reply.document is not None:
+        await message.reply_document(reply.document.content, filename=reply.document.filename, caption=reply.html,
+                                     parse_mode=ParseMode.HTML, reply_markup=keyboard(reply), do_quote=quote)
+        return
+    await message.reply_text(reply.html, parse_mode=ParseMode.HTML, reply_markup=keyboard(reply), do_quote=quote,
+                             link_preview_options=LinkPreviewOptions(is_disabled=True))
+
+
+async def send_to(bot: Bot, chat_id: int, reply: Reply) -> None:
+    """One reply to a chat the update has no message in (a button under an inline message)."""
+    if reply.document is not None:
+        await bot.send_document(chat_id, reply.document.content, filename=reply.document.filename,
+                                caption=reply.html, parse_mode=ParseMode.HTML, reply_markup=keyboard(reply))
+        return
+    await bot.send_message(chat_id, reply.html, parse_mode=ParseMode.HTML, reply_markup=keyboard(reply),
+                           link_preview_options=LinkPreviewOptions(is_disabled=True))
 
 
 async def allowed(update: Update, context: Context) -> bool:
@@ -132,9 +149,15 @@ def addressed_text(message: Message, username: str | None) -> str | None:
 
 
 async def start(update: Update, context: Context) -> None:
-    """Welcome the user, with examples of how to search."""
+    """Welcome the user with examples; a deep link's `/start xem_<id>` shows that article instead."""
     user = update.effective_user
-    await send(update, core_of(context).command("start", "", lang_of(update), user=user.first_name if user else None))
+    name = user.first_name if user else None
+    payload = " ".join(context.args or [])
+    if not payload:
+        await send(update, core_of(context).command("start", "", lang_of(update), user=name))
+    elif await allowed(update, context):
+        await send(update, await in_thread(context, core_of(context).command, "start", payload, lang_of(update),
+                                           user=name))
 
 
 async def help_command(update: Update, context: Context) -> None:
@@ -182,7 +205,7 @@ async def other_command(update: Update, context: Context) -> None:
 
 
 async def digest_command(update: Update, context: Context) -> None:
-    """/subscribe, /unsubscribe, /settings, /digest (and Vietnamese aliases): private chats only."""
+    """/subscribe, /unsubscribe, /settings, /digest (and aliases): private chats, and group admins for their group."""
     message = update.effective_message
     if message is None or not message.text:
         return
@@ -190,13 +213,24 @@ async def digest_command(update: Update, context: Context) -> None:
     if parsed is None:
         return
     core = core_of(context)
-    if message.chat.type != ChatType.PRIVATE:
-        await send(update, [core.notice("digest_private", lang_of(update), bot_username=context.bot.username)])
+    name, _, args = parsed
+    target = channels.target_in(args) if DIGEST_COMMANDS.get(name) == "digest" else None
+    if target is not None:
+        await post_digest_now(update, context, target)
         return
     if not await allowed(update, context):
         return
-    name, _, args = parsed
-    await send(update, await in_thread(context, core.command, name, args, lang_of(update), chat=message.chat_id))
+    place = None
+    if message.chat.type in (ChatType.GROUP, ChatType.SUPERGROUP):
+        if not await membership.sender_is_admin(context.bot, message):
+            await send(update, [core.notice("digest_group_admins", lang_of(update), bot_username=context.bot.username)])
+            return
+        place = membership.group_place(message)
+    elif message.chat.type != ChatType.PRIVATE:
+        await send(update, [core.notice("digest_private", lang_of(update), bot_username=context.bot.username)])
+        return
+    await send(update, await in_thread(context, core.command, name, args, lang_of(update), chat=message.chat_id,
+                                       place=place))
 
 
 # -- messages ------------------------------------------------------------------------------------
@@ -252,6 +286,11 @@ async def button(update: Update, context: Context) -> None:
     core = core_of(context)
     lang = lang_of(update)
     message = query.message if isinstance(query.message, Message) else None
+    if (message is not None and message.chat.type in (ChatType.GROUP, ChatType.SUPERGROUP)
+            and channels.changes_digest(query.data)
+            and not await membership.is_admin(context.bot, message.chat.id, query.from_user.id)):
+        await query.answer(core.renderer.label(lang, "digest_admins_only"), show_alert=True)
+        return
     try:
         chat = message.chat_id if message is not None else query.from_user.id
         result = await in_thread(context, core.callback, query.data, lang, message_query=query_in_message(message),
@@ -271,11 +310,9 @@ async def button(update: Update, context: Context) -> None:
                 raise
     for reply in result.send:
         if message is not None:
-            await message.reply_text(reply.html, parse_mode=ParseMode.HTML, reply_markup=keyboard(reply),
-                                     do_quote=False, link_preview_options=LinkPreviewOptions(is_disabled=True))
+            await reply_in(message, reply)
         elif query.from_user:
-            await context.bot.send_message(query.from_user.id, reply.html, parse_mode=ParseMode.HTML,
-                                           reply_markup=keyboard(reply))
+            await send_to(context.bot, query.from_user.id, reply)
 
 
 async def inline_query(update: Update, context: Context) -> None:
@@ -383,6 +420,125 @@ async def editor_button(update: Update, context: Context) -> None:
         if update.effective_chat is not None:
             await context.bot.send_message(update.effective_chat.id, reply.html, parse_mode=ParseMode.HTML,
                                            reply_markup=keyboard(reply))
+
+
+# -- digests in groups and channels (editors) --------------------------------------------------------
+
+
+async def attached(context: Context, target: channels.Target) -> Subscriber | None:
+    """The group or channel digest an editor names: by id or @username in the store, else by
+    asking Telegram for the chat's id (its @username may have changed since)."""
+    subs = core_of(context).subs
+    found = await in_thread(context, subs.find_shared, target)
+    if found is None and isinstance(target, str):
+        inspection = await membership.inspect_chat(context.bot, target)
+        if inspection.chat is not None:
+            found = await in_thread(context, subs.find_shared, inspection.chat.id)
+    return found
+
+
+async def channel_command(update: Update, context: Context) -> None:
+    """Editors: attach the digest to a channel or group, set its options, or stop it."""
+    message = update.effective_message
+    if message is None or not message.text or not await editor_only(update, context, "channel"):
+        return
+    parsed = parse_command(message.text)
+    user, lang = update.effective_user, lang_of(update)
+    board, desk = channels.Channels(core_of(context)), desk_of(context)
+    try:
+        request = channels.parse_channel_command(parsed[2] if parsed else "")
+    except channels.BadChannel as exc:
+        await send(update, [board.usage(lang, exc.reason, exc.detail)])
+        return
+    in_group = message.chat.type in (ChatType.GROUP, ChatType.SUPERGROUP)
+    target = request.target if request.target is not None else (message.chat.id if in_group else None)
+    if target is None:
+        await send(update, [board.usage(lang)])
+        return
+    editor = channels.Editor(user.id if user else None, editors.display_name(user))
+    detail: dict[str, Any] = {"target": channels.label_of(target), "action": request.action}
+    if request.action == "attach":
+        inspection = await membership.inspect_chat(context.bot, target)
+        reason = channels.refusal(inspection)
+        if reason is not None or inspection.chat is None:
+            await desk.log(user, "channel", audit.FAILED, {**detail, "reason": reason})
+            await send(update, [board.refused(lang, reason or "not_found", target, inspection.chat)])
+            return
+        here = inspection.chat.id == message.chat.id
+        thread = message.message_thread_id if message.is_topic_message else None
+        reply = await in_thread(context, board.attach, inspection.chat, request, lang, editor, thread_id=thread,
+                                here=here)
+        detail["chat"] = inspection.chat.id
+    else:
+        sub = await attached(context, target)
+        if sub is None:
+            reply = board.not_attached(lang, target)
+        elif request.action == "off":
+            reply = await in_thread(context, board.stop, sub, lang, editor)
+        else:
+            reply = await in_thread(context, board.set_option, sub, request, lang)
+        detail["chat"] = sub.chat_id if sub else None
+    await desk.log(user, "channel", audit.OK, detail)
+    await send(update, [reply])
+
+
+async def channels_list(update: Update, context: Context) -> None:
+    """Editors: every group and channel digest, with its schedule, last post and who added it."""
+    if await editor_only(update, context, "channels"):
+        board = channels.Channels(core_of(context))
+        await send(update, [await in_thread(context, board.listing, lang_of(update))])
+        await desk_of(context).log(update.effective_user, "channels", audit.OK)
+
+
+async def post_digest_now(update: Update, context: Context, target: channels.Target) -> None:
+    """Editors' `/digest @channel`: post that chat's digest for the current slot now; again, it edits that post."""
+    if not await editor_only(update, context, "digest"):
+        return
+    user, lang = update.effective_user, lang_of(update)
+    board = channels.Channels(core_of(context))
+    sub = await attached(context, target)
+    if sub is None or not sub.active:
+        await send(update, [board.not_attached(lang, target) if sub is None
+                            else board.render(lang, "channel_done", what="already_off", sub=sub,
+                                              target=channels.label_of(target), next_at=None)])
+        return
+    scheduler = context.bot_data.get("digests")
+    report = await scheduler.force(sub.chat_id) if scheduler is not None else None
+    await desk_of(context).log(user, "digest", audit.OK if report is not None else audit.FAILED,
+                               {"chat": sub.chat_id, **(report.to_json() if report is not None else {})})
+    await send(update, [board.forced(lang, sub, report)])
+
+
+async def chat_migrated(update: Update, context: Context) -> None:
+    """A group became a supergroup (new chat id): its digest follows it, subscribers need do nothing."""
+    message = update.effective_message
+    if message is None:
+        return
+    if message.migrate_to_chat_id:
+        old, new = message.chat.id, message.migrate_to_chat_id
+    elif message.migrate_from_chat_id:
+        old, new = message.migrate_from_chat_id, message.chat.id
+    else:
+        return
+    core = core_of(context)
+    if await asyncio.to_thread(core.subs.move_chat, old, new, now=core.clock()):
+        log.info("group %s became supergroup %s: its digest moved there", old, new)
+
+
+async def bot_membership(update: Update, context: Context) -> None:
+    """The bot was removed from a chat (or may no longer post there): stop its digest; its editor is told."""
+    change = update.my_chat_member
+    if change is None:
+        return
+    reason = membership.lost_rights(membership.kind_of(change.chat.type), change.new_chat_member)
+    if reason is None:
+        return
+    core = core_of(context)
+    if await asyncio.to_thread(core.subs.deactivate, change.chat.id, reason, now=core.clock()):
+        log.info("digest for chat %s stopped: %s", change.chat.id, reason)
+        scheduler = context.bot_data.get("digests")
+        if scheduler is not None:
+            scheduler.kick()  # the run sends the editor's notice now, not at the next minute's tick
 
 
 # -- errors ----------------------------------------------------------------------------------------

@@ -42,7 +42,8 @@ class Renderer:
     def __init__(self, root: Path = TEMPLATES) -> None:
         self.env = Environment(
             loader=FileSystemLoader(str(root)),
-            autoescape=select_autoescape(default=True, default_for_string=True),
+            # Everything is Telegram HTML but the `.txt` files users download (bot.reading).
+            autoescape=select_autoescape(disabled_extensions=("txt",), default=True, default_for_string=True),
             undefined=StrictUndefined,
             trim_blocks=True,
             lstrip_blocks=True,
@@ -54,6 +55,10 @@ class Renderer:
     def render(self, lang: str, template: str, /, **context: Any) -> str:
         text = self.env.get_template(f"{lang}/{template}.html").render(**context)
         return _tidy(text)
+
+    def render_text(self, lang: str, template: str, /, **context: Any) -> str:
+        """A plain-text file's content from `templates/<lang>/<name>.txt` (not escaped)."""
+        return _tidy(self.env.get_template(f"{lang}/{template}.txt").render(**context)) + "\n"
 
     def label(self, lang: str, name: str, /, *args: Any) -> str:
         """A short plain-text label (buttons, callback answers, command menu)."""
@@ -90,43 +95,3 @@ def strip_bold(html_text: str) -> str:
     """Drop <b> highlighting: the fallback when a page would exceed 100 entities."""
     return html_text.replace("<b>", "").replace("</b>", "")
 
-
-def split_text(paragraphs: list[str], budget: int = 3500) -> list[list[str]]:
-    """Group plain paragraphs into chunks of at most `budget` UTF-16 units, on paragraph
-    boundaries; a paragraph longer than a whole chunk is cut at sentence or word boundaries."""
-    chunks: list[list[str]] = []
-    current: list[str] = []
-    size = 0
-    for paragraph in (piece for p in paragraphs for piece in _pieces(p, budget)):
-        cost = _u16(paragraph) + 2
-        if current and size + cost > budget:
-            chunks.append(current)
-            current, size = [], 0
-        current.append(paragraph)
-        size += cost
-    if current:
-        chunks.append(current)
-    return chunks
-
-
-def _pieces(paragraph: str, budget: int) -> list[str]:
-    if _u16(paragraph) <= budget:
-        return [paragraph]
-    pieces: list[str] = []
-    rest = paragraph
-    while _u16(rest) > budget:
-        window = rest[:budget // 2 if any(ord(c) > 0xFFFF for c in rest[:budget]) else budget]
-        cut = max(window.rfind(". "), window.rfind("? "), window.rfind("! "))
-        if cut < len(window) // 3:
-            cut = window.rfind(" ")
-        if cut < len(window) // 3:
-            cut = len(window) - 1
-        pieces.append(rest[: cut + 1].strip())
-        rest = rest[cut + 1 :].strip()
-    if rest:
-        pieces.append(rest)
-    return pieces
-
-
-def _u16(text: str) -> int:
-    return len(text.encode("utf-16-le")) // 2

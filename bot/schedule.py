@@ -164,6 +164,8 @@ class DigestScheduler:
         self._stopping = False
         self.runs = 0
         self.bot: Any = None  # the broadcast Bot in `bantin run`, shut down with the scheduler
+        #: A forced run for one chat (an editor's `/digest @channel`), set by `start_digests`.
+        self.forced: Callable[[int, Callable[[], bool]], Awaitable[object]] | None = None
 
     @property
     def running(self) -> bool:
@@ -183,6 +185,13 @@ class DigestScheduler:
         except Exception:
             log.exception("digest run failed; the next tick will try again")
             return None
+
+    async def force(self, chat_id: int) -> object:
+        """Post (or revise) one chat's digest now, waiting for a run already going; None when
+        digests are off or the bot is stopping."""
+        if self.forced is None or self._stopping:
+            return None
+        return await self.forced(chat_id, lambda: self._stopping)
 
     async def tick(self, context: object = None) -> None:
         """The JobQueue callback (every minute, and once shortly after start-up)."""
@@ -214,20 +223,26 @@ def utc(moment: datetime) -> datetime:
 async def start_digests(application: Any, core: Any, settings: Any) -> DigestScheduler:
     """In `bantin run`'s post_init: a broadcast Bot, the runner over the core's stores and index,
     and the minute tick on the JobQueue. Returns the scheduler (kept in bot_data["digests"])."""
-    from bot.broadcast import DigestRunner, Limits, digest_bot, telegram_sender
+    from bot.broadcast import DigestRunner, Limits, digest_bot, telegram_deleter, telegram_editor, telegram_sender
 
     bot = digest_bot(settings.token, settings.api_url)
     await bot.initialize()
-    runner = DigestRunner(core.store, core.subs, core.renderer, size=settings.digest_size)
-    limits = Limits(rate=settings.digest_rate)
-    send = telegram_sender(bot)
+    runner = DigestRunner(core.store, core.subs, core.renderer, size=settings.digest_size,
+                          bot_username=bot.username)
+    limits = Limits(rate=settings.digest_rate, per_group=60 / settings.group_rate)
+    send, edit, delete = telegram_sender(bot), telegram_editor(bot), telegram_deleter(bot)
 
     async def run(should_stop: Callable[[], bool]) -> object:
-        return await runner.run(send, limits=limits,
+        return await runner.run(send, limits=limits, edit=edit, delete=delete,
                                 should_stop=lambda: should_stop() or not application.running)
+
+    async def forced(chat_id: int, should_stop: Callable[[], bool]) -> object:
+        return await runner.run(send, limits=limits, edit=edit, delete=delete, force=True, chat=chat_id,
+                                lock_wait=60.0, should_stop=lambda: should_stop() or not application.running)
 
     scheduler = DigestScheduler(run)
     scheduler.bot = bot
+    scheduler.forced = forced
     if application.job_queue is not None:
         scheduler.schedule(application.job_queue)
     else:

@@ -45,11 +45,16 @@ class Settings:
     digest_time: str = "07:00"
     digest_size: int = 10
     digest_rate: float = 25.0
+    #: Messages a minute a digest broadcast may post to one group or channel (Telegram: 20).
+    group_rate: int = 20
     #: Newsroom editors: Telegram user ids allowed to reindex and see /failed and /stats. Ids, not
     #: @usernames, because a username can be changed or taken over by someone else.
     editors: frozenset[int] = frozenset()
     #: Minutes between automatic scans of the sources (0 = off); same code path as /reindex.
     scan_minutes: int = 0
+    #: An article longer than this (characters of text) is read as one .txt file rather than a
+    #: flood of messages; 0 = never a file.
+    read_document_chars: int = 12000
     #: Processes that run searches, so a busy bot uses more than one core; each holds its own
     #: decoded index (about the index size in memory). None (`auto`) = one per core, at most 4.
     search_workers: int | None = None
@@ -89,8 +94,10 @@ ENV = {
     "digest_time": "BANTIN_DIGEST_TIME",
     "digest_size": "BANTIN_DIGEST_SIZE",
     "digest_rate": "BANTIN_DIGEST_RATE",
+    "group_rate": "BANTIN_GROUP_RATE",
     "editors": "BANTIN_EDITORS",
     "scan_minutes": "BANTIN_SCAN_MINUTES",
+    "read_document_chars": "BANTIN_READ_DOCUMENT_CHARS",
     "search_workers": "BANTIN_SEARCH_WORKERS",
 }
 
@@ -143,6 +150,8 @@ def _convert(name: str, raw: Any, where: str, default: Any) -> Any:
             raise ValueError("cần từ 1 đến 50 bài")
         if name == "digest_rate" and not 0 < float(raw) <= 30:
             raise ValueError("cần lớn hơn 0 và không quá 30 tin/giây (giới hạn của Telegram)")
+        if name == "group_rate" and not 1 <= int(raw) <= 20:
+            raise ValueError("cần từ 1 đến 20 tin/phút cho mỗi nhóm hay kênh (giới hạn của Telegram)")
         if name == "editors":
             return _editor_ids(raw)
         if name == "scan_minutes" and not 0 <= int(raw) <= 10080:

@@ -17,6 +17,16 @@ Several processes may use the file (`bantin run` and a cron'd `bantin digest`): 
 (`digest_lock`) lets only one of them broadcast at a time; a holder that died on this host is
 detected by its pid, one elsewhere by the lease expiring.
 
+Groups and channels are subscribers too (`kind`), with what only they need: the forum topic a
+group's digest goes to, the editor's header/footer, silent posts, and who attached them and where
+to tell them when the bot is removed (`notice`: a removal notice that is *due* until sent, so it
+goes out once). Their forced digests reuse the slot's row: `plan` with `revise` rebuilds a row
+that is done, keeping the ids of the messages already posted, and the broadcaster edits those
+messages instead of posting again.
+
+Older files are migrated in place: columns added since are `ALTER TABLE … ADD COLUMN`ed when
+missing (`_ADDED_COLUMNS`), with defaults under which existing private subscribers are unchanged.
+
 Other features keep their own tables in the same file; everything here is prefixed `digest_`.
 """
 
@@ -48,7 +58,18 @@ CREATE TABLE IF NOT EXISTS digest_subscribers (
     last_slot TEXT,                   -- key of the newest scheduled slot already planned
     created_at TEXT NOT NULL,
     updated_at TEXT NOT NULL,
-    stopped_reason TEXT               -- 'user', 'blocked: …' when inactive
+    stopped_reason TEXT,              -- 'user', 'blocked: …' when inactive
+    kind TEXT NOT NULL DEFAULT 'private',  -- private | group | channel
+    thread_id INTEGER,                -- forum topic a group's digest goes to
+    title TEXT,                       -- the group's or channel's title, as last seen
+    username TEXT,                    -- its public @username, if any
+    header TEXT,                      -- editor's text above a group/channel digest
+    footer TEXT,                      -- … and below it
+    silent INTEGER NOT NULL DEFAULT 0,     -- post without a notification sound
+    added_by INTEGER,                 -- user id of whoever attached or subscribed it
+    added_by_name TEXT,
+    report_chat INTEGER,              -- where to tell them that the bot was removed
+    notice TEXT                       -- NULL | 'due' | 'sent': that removal notice
 );
 CREATE INDEX IF NOT EXISTS digest_subscribers_active ON digest_subscribers(active, last_slot);
 CREATE TABLE IF NOT EXISTS digest_deliveries (
@@ -65,6 +86,8 @@ CREATE TABLE IF NOT EXISTS digest_deliveries (
     retry_at TEXT,
     finished_at TEXT,
     error TEXT,
+    covered_from TEXT,                -- the digest's exclusive start: a revision rebuilds from it
+    revision INTEGER NOT NULL DEFAULT 0,   -- times it was rebuilt to edit the posted messages
     PRIMARY KEY (chat_id, slot_key)
 );
 CREATE INDEX IF NOT EXISTS digest_deliveries_state ON digest_deliveries(state);
@@ -74,8 +97,8 @@ CREATE TABLE IF NOT EXISTS digest_events (
     chat_id INTEGER NOT NULL,
     slot_key TEXT NOT NULL,
     part INTEGER,
-    outcome TEXT NOT NULL,            -- planned | empty | sent | done | retry_after | network | retry_later
-                                      -- | blocked | failed | cancelled
+    outcome TEXT NOT NULL,            -- planned | revised | empty | sent | edited | deleted | done
+                                      -- | retry_after | network | retry_later | blocked | failed | cancelled | moved
     detail TEXT
 );
 CREATE INDEX IF NOT EXISTS digest_events_chat ON digest_events(chat_id, slot_key);
@@ -87,6 +110,21 @@ CREATE TABLE IF NOT EXISTS digest_lock (
     expires_at TEXT NOT NULL
 );
 """
+
+#: Columns added after the first release: added to an older file when it is opened. The CREATE
+#: TABLE above has them too; tests check that both routes give the same tables.
+_ADDED_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
+    "digest_subscribers": (
+        ("kind", "TEXT NOT NULL DEFAULT 'private'"), ("thread_id", "INTEGER"), ("title", "TEXT"),
+        ("username", "TEXT"), ("header", "TEXT"), ("footer", "TEXT"), ("silent", "INTEGER NOT NULL DEFAULT 0"),
+        ("added_by", "INTEGER"), ("added_by_name", "TEXT"), ("report_chat", "INTEGER"), ("notice", "TEXT"),
+    ),
+    "digest_deliveries": (("covered_from", "TEXT"), ("revision", "INTEGER NOT NULL DEFAULT 0")),
+}
+
+PRIVATE, GROUP, CHANNEL = "private", "group", "channel"
+#: Options an editor can set on a group or channel digest (`set_option`).
+OPTIONS = ("header", "footer", "silent", "lang")
 
 #: The offline console's own chat: it can subscribe and preview, but is never broadcast to.
 CONSOLE_CHAT = 0
@@ -119,21 +157,60 @@ class Subscriber:
     last_slot: str | None
     created_at: datetime
     stopped_reason: str | None = None
+    kind: str = PRIVATE
+    thread_id: int | None = None
+    title: str | None = None
+    username: str | None = None
+    header: str | None = None
+    footer: str | None = None
+    silent: bool = False
+    added_by: int | None = None
+    added_by_name: str | None = None
+    report_chat: int | None = None
+    notice: str | None = None
+
+    @property
+    def shared(self) -> bool:
+        """A group or channel: posted to many readers, in the channel layout, without buttons."""
+        return self.kind != PRIVATE
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where a group or channel digest goes and who set it up, as the handler saw it."""
+
+    kind: str  # group | channel
+    thread_id: int | None = None
+    title: str | None = None
+    username: str | None = None
+    added_by: int | None = None
+    added_by_name: str | None = None
+    report_chat: int | None = None
 
 
 @dataclass(frozen=True)
 class Part:
-    """One message of a digest as it will be sent: HTML and inline buttons (text, callback data)."""
+    """One message of a digest as it will be sent: HTML and inline buttons (text, callback data),
+    and how to post it (forum topic, silently). Frozen in the log, so a resumed run posts the same."""
 
     html: str
     buttons: tuple[tuple[tuple[str, str], ...], ...] = ()
+    thread_id: int | None = None
+    silent: bool = False
 
     def to_json(self) -> dict[str, Any]:
-        return {"html": self.html, "buttons": [[list(b) for b in row] for row in self.buttons]}
+        data: dict[str, Any] = {"html": self.html, "buttons": [[list(b) for b in row] for row in self.buttons]}
+        if self.thread_id is not None:
+            data["thread_id"] = self.thread_id
+        if self.silent:
+            data["silent"] = True
+        return data
 
     @staticmethod
     def from_json(data: dict[str, Any]) -> Part:
-        return Part(str(data["html"]), tuple(tuple((str(t), str(d)) for t, d in row) for row in data["buttons"]))
+        thread = data.get("thread_id")
+        return Part(str(data["html"]), tuple(tuple((str(t), str(d)) for t, d in row) for row in data["buttons"]),
+                    int(thread) if thread is not None else None, bool(data.get("silent", False)))
 
 
 @dataclass(frozen=True)
@@ -150,6 +227,8 @@ class Planned:
     articles: int
     covered_until: datetime | None
     scheduled: bool = True  # False for `--now` runs: they don't count as the day's slot
+    covered_from: datetime | None = None  # the exclusive start the digest was built from
+    revise: bool = False  # rebuilds the slot's existing row: its posted messages get edited
 
 
 @dataclass(frozen=True)
@@ -171,6 +250,7 @@ class SubscriptionStore:
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
         self._connections = ThreadLocalConnections(self.path, schema=SCHEMA)
+        self._migrate()
 
     @property
     def _db(self) -> sqlite3.Connection:
@@ -197,6 +277,16 @@ class SubscriptionStore:
             raise
         db.commit()
 
+    def _migrate(self) -> None:
+        """Add the columns an older file lacks. In one IMMEDIATE transaction, so two processes
+        opening the same old file at once don't both add a column."""
+        with self._tx() as db:
+            for table, columns in _ADDED_COLUMNS.items():
+                have = {str(row[1]) for row in db.execute(f"PRAGMA table_info({table})")}
+                for name, declaration in columns:
+                    if name not in have:
+                        db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {declaration}")
+
     # -- subscribers ---------------------------------------------------------------------------
 
     def get(self, chat_id: int) -> Subscriber | None:
@@ -205,11 +295,13 @@ class SubscriptionStore:
         return _subscriber(row) if row else None
 
     def subscribe(self, chat_id: int, *, lang: str, slot: str, topics: Sequence[str] | None,
-                  now: datetime) -> tuple[Subscriber, bool]:
+                  now: datetime, place: Place | None = None) -> tuple[Subscriber, bool]:
         """Create or update a subscription; returns it and whether it was (re)activated.
 
         `topics=None` keeps the current topics. A new or returning subscriber starts from now (no
         backlog); a changed time is due from its next occurrence, not retroactively today.
+        `place` (groups and channels) records where the digest goes and who set it up; without
+        it those stay as they were (a settings button changes the time, not the topic or owner).
         """
         with self._tx() as db:
             row = db.execute(f"SELECT {_SUB_COLUMNS} FROM digest_subscribers WHERE chat_id = ?",
@@ -219,10 +311,11 @@ class SubscriptionStore:
             new_topics = json.dumps(list(kept if topics is None else topics), ensure_ascii=False)
             stamp = _iso(now)
             if old is None:
+                kind = place.kind if place else (GROUP if chat_id < 0 else PRIVATE)
                 db.execute(
                     "INSERT INTO digest_subscribers (chat_id, lang, slot, topics, active, since, schedule_from,"
-                    " last_slot, created_at, updated_at) VALUES (?,?,?,?,1,?,?,NULL,?,?)",
-                    (chat_id, lang, slot, new_topics, stamp, stamp, stamp, stamp),
+                    " last_slot, created_at, updated_at, kind) VALUES (?,?,?,?,1,?,?,NULL,?,?,?)",
+                    (chat_id, lang, slot, new_topics, stamp, stamp, stamp, stamp, kind),
                 )
                 activated = True
             else:
@@ -231,12 +324,86 @@ class SubscriptionStore:
                 schedule_from = stamp if (activated or old.slot != slot) else _iso(old.schedule_from)
                 db.execute(
                     "UPDATE digest_subscribers SET lang=?, slot=?, topics=?, active=1, since=?, schedule_from=?,"
-                    " updated_at=?, stopped_reason=NULL WHERE chat_id=?",
-                    (lang, slot, new_topics, since, schedule_from, stamp, chat_id),
+                    " updated_at=?, stopped_reason=NULL, notice=CASE WHEN ? THEN NULL ELSE notice END"
+                    " WHERE chat_id=?",
+                    (lang, slot, new_topics, since, schedule_from, stamp, activated, chat_id),
+                )
+            if place is not None:
+                db.execute(
+                    "UPDATE digest_subscribers SET kind=?, thread_id=?, title=?, username=?, added_by=?,"
+                    " added_by_name=?, report_chat=? WHERE chat_id=?",
+                    (place.kind, place.thread_id, place.title, place.username, place.added_by, place.added_by_name,
+                     place.report_chat, chat_id),
                 )
         sub = self.get(chat_id)
         assert sub is not None
         return sub, activated
+
+    def set_option(self, chat_id: int, name: str, value: str | bool | None, *, now: datetime) -> Subscriber | None:
+        """Set a group or channel digest's header, footer (None clears), silent flag or language;
+        None when the chat has no subscription. Takes effect from the next digest built."""
+        if name not in OPTIONS:
+            raise ValueError(f"unknown digest option {name!r}")
+        with self._tx() as db:
+            db.execute(f"UPDATE digest_subscribers SET {name}=?, updated_at=? WHERE chat_id=?",
+                       (int(bool(value)) if name == "silent" else value, _iso(now), chat_id))
+        return self.get(chat_id)
+
+    def find_shared(self, target: int | str) -> Subscriber | None:
+        """A group or channel subscription by chat id or @username (case-insensitive, as
+        Telegram's usernames are): how editors name them in /channel and /digest."""
+        if isinstance(target, int):
+            row = self._db.execute(f"SELECT {_SUB_COLUMNS} FROM digest_subscribers WHERE chat_id=? AND kind!=?",
+                                   (target, PRIVATE)).fetchone()
+        else:
+            row = self._db.execute(
+                f"SELECT {_SUB_COLUMNS} FROM digest_subscribers WHERE lower(username)=? AND kind!=?"
+                " ORDER BY active DESC, updated_at DESC LIMIT 1", (target.lstrip("@").lower(), PRIVATE)).fetchone()
+        return _subscriber(row) if row else None
+
+    def shared(self) -> list[Subscriber]:
+        """Every group and channel subscription, active ones first (what /channels lists)."""
+        rows = self._db.execute(f"SELECT {_SUB_COLUMNS} FROM digest_subscribers WHERE kind!=?"
+                                " ORDER BY active DESC, kind, lower(coalesce(title, '')), chat_id", (PRIVATE,))
+        return [_subscriber(r) for r in rows]
+
+    def deactivate(self, chat_id: int, reason: str, *, now: datetime) -> bool:
+        """The bot can no longer post there (removed from a channel, blocked by a user): stop the
+        digest, cancel what is pending, and make the removal notice due; False if it was not active."""
+        with self._tx() as db:
+            stopped = self._stop(db, chat_id, reason, now)
+            if stopped:
+                self._cancel_pending(db, chat_id, now, "removed")
+        return stopped
+
+    def move_chat(self, old: int, new: int, *, now: datetime) -> bool:
+        """A group became a supergroup, which Telegram gives a new id: its digest, pending posts
+        and history follow it. False when nothing is subscribed under `old`, or `new` already
+        has a digest of its own (then `old` is left for the caller to stop)."""
+        with self._tx() as db:
+            if old == new or db.execute("SELECT 1 FROM digest_subscribers WHERE chat_id=?", (new,)).fetchone():
+                return False
+            moved = db.execute("UPDATE digest_subscribers SET chat_id=?, kind='group', updated_at=? WHERE chat_id=?",
+                               (new, _iso(now), old)).rowcount
+            if moved:
+                db.execute("UPDATE OR IGNORE digest_deliveries SET chat_id=? WHERE chat_id=?", (new, old))
+                db.execute("UPDATE digest_events SET chat_id=? WHERE chat_id=?", (new, old))
+                self._event(db, now, new, "", None, "moved", f"from chat {old}")
+        return bool(moved)
+
+    def claim_notices(self) -> list[Subscriber]:
+        """Removal notices that are due, marked sent in the same transaction: a notice goes out at
+        most once, even with two broadcasters (`release_notice` gives one back after a failure)."""
+        with self._tx() as db:
+            rows = db.execute(f"SELECT {_SUB_COLUMNS} FROM digest_subscribers WHERE notice='due'").fetchall()
+            db.execute("UPDATE digest_subscribers SET notice='sent' WHERE notice='due'")
+        return [_subscriber(r) for r in rows]
+
+    def release_notice(self, chat_id: int) -> None:
+        """Sending the notice failed for a reason that may pass: due again for the next run."""
+        with self._tx() as db:
+            db.execute("UPDATE digest_subscribers SET notice='due' WHERE chat_id=? AND notice='sent' AND active=0",
+                       (chat_id,))
 
     def unsubscribe(self, chat_id: int, *, now: datetime, reason: str = "user") -> bool:
         """Stop digests for a chat; False when it was not subscribed. Pending ones are cancelled."""
@@ -298,14 +465,18 @@ class SubscriptionStore:
         stamp = _iso(now)
         with self._tx() as db:
             for item in planned:
+                if item.revise:
+                    if self._revise(db, item, now):
+                        recorded.append(item)
+                    continue
                 state = PENDING if item.parts else EMPTY
                 cur = db.execute(
                     "INSERT OR IGNORE INTO digest_deliveries (chat_id, slot_key, state, planned_at, covered_until,"
-                    " articles, parts, finished_at) VALUES (?,?,?,?,?,?,?,?)",
+                    " articles, parts, finished_at, covered_from) VALUES (?,?,?,?,?,?,?,?,?)",
                     (item.chat_id, item.slot_key, state, stamp,
                      _iso(item.covered_until) if item.covered_until else None, item.articles,
                      json.dumps([p.to_json() for p in item.parts], ensure_ascii=False),
-                     None if item.parts else stamp),
+                     None if item.parts else stamp, _iso(item.covered_from) if item.covered_from else None),
                 )
                 if not cur.rowcount:
                     continue
@@ -320,6 +491,22 @@ class SubscriptionStore:
                 if not item.parts:
                     self._advance(db, item.chat_id, item.covered_until)
         return recorded
+
+    def _revise(self, db: sqlite3.Connection, item: Planned, now: datetime) -> bool:
+        """A done row gets new content and is pending again; `message_ids` stays, so the
+        broadcaster edits those messages (part n → message n), sends any extra parts and deletes
+        surplus ones. A pending row is left to its delivery. The cursor never moves back."""
+        cur = db.execute(
+            "UPDATE digest_deliveries SET state=?, planned_at=?, covered_until=?, articles=?, parts=?, parts_sent=0,"
+            " attempts=0, retry_at=NULL, finished_at=NULL, error=NULL, revision=revision+1"
+            " WHERE chat_id=? AND slot_key=? AND state!=?",
+            (PENDING, _iso(now), _iso(item.covered_until) if item.covered_until else None, item.articles,
+             json.dumps([p.to_json() for p in item.parts], ensure_ascii=False), item.chat_id, item.slot_key,
+             PENDING))
+        if cur.rowcount:
+            self._event(db, now, item.chat_id, item.slot_key, None, "revised",
+                        f"{item.articles} articles, {len(item.parts)} messages")
+        return cur.rowcount > 0
 
     def pending(self, *, now: datetime, chat_id: int | None = None) -> list[Delivery]:
         """Deliveries not done yet (a crashed run's, or ones waiting out a network failure)."""
@@ -356,21 +543,42 @@ class SubscriptionStore:
         return True
 
     def record_sent(self, chat_id: int, slot_key: str, part: int, message_id: int, *, now: datetime,
-                    last: bool, attempts: int = 1) -> None:
-        """Message `part` (0-based) was accepted by Telegram; the last one completes the digest."""
+                    last: bool, attempts: int = 1, edited: bool = False) -> None:
+        """Message `part` (0-based) was accepted by Telegram (sent, or `edited` in place); the last
+        one completes the digest, unless a revision left older messages to delete first."""
         with self._tx() as db:
-            row = db.execute("SELECT message_ids, covered_until FROM digest_deliveries WHERE chat_id=? AND slot_key=?",
-                             (chat_id, slot_key)).fetchone()
-            ids = [*json.loads(row[0]), message_id] if row else [message_id]
+            row = db.execute("SELECT message_ids, covered_until, parts FROM digest_deliveries"
+                             " WHERE chat_id=? AND slot_key=?", (chat_id, slot_key)).fetchone()
+            ids: list[int] = json.loads(row[0]) if row else []
+            if part < len(ids):
+                ids[part] = message_id
+            else:
+                ids.append(message_id)
+            done = last and (row is None or len(ids) <= len(json.loads(row[2])))
             db.execute(
                 "UPDATE digest_deliveries SET parts_sent=?, message_ids=?, attempts=attempts+?, retry_at=NULL,"
                 " state=?, finished_at=?, error=NULL WHERE chat_id=? AND slot_key=?",
-                (part + 1, json.dumps(ids), attempts, SENT if last else PENDING, _iso(now) if last else None,
+                (part + 1, json.dumps(ids), attempts, SENT if done else PENDING, _iso(now) if done else None,
                  chat_id, slot_key))
-            self._event(db, now, chat_id, slot_key, part, "sent", str(message_id))
-            if last and row is not None:
+            self._event(db, now, chat_id, slot_key, part, "edited" if edited else "sent", str(message_id))
+            if done and row is not None:
                 self._advance(db, chat_id, _dt(row[1]))
                 self._event(db, now, chat_id, slot_key, None, "done", None)
+
+    def record_trimmed(self, chat_id: int, slot_key: str, deleted: Sequence[int], *, now: datetime) -> None:
+        """A revision with fewer messages than were posted: the surplus ones are deleted (or could
+        not be, `deleted` lists the ids tried) and the digest is complete."""
+        with self._tx() as db:
+            row = db.execute("SELECT message_ids, covered_until, parts FROM digest_deliveries"
+                             " WHERE chat_id=? AND slot_key=?", (chat_id, slot_key)).fetchone()
+            if row is None:
+                return
+            ids = json.loads(row[0])[: len(json.loads(row[2]))]
+            db.execute("UPDATE digest_deliveries SET message_ids=?, state=?, finished_at=?, error=NULL"
+                       " WHERE chat_id=? AND slot_key=?", (json.dumps(ids), SENT, _iso(now), chat_id, slot_key))
+            self._event(db, now, chat_id, slot_key, None, "deleted", " ".join(str(i) for i in deleted))
+            self._advance(db, chat_id, _dt(row[1]))
+            self._event(db, now, chat_id, slot_key, None, "done", None)
 
     def record_attempt(self, chat_id: int, slot_key: str, part: int, outcome: str, detail: str, *,
                        now: datetime) -> None:
@@ -393,8 +601,7 @@ class SubscriptionStore:
         with self._tx() as db:
             self._finish(db, chat_id, slot_key, BLOCKED, detail, now)
             self._event(db, now, chat_id, slot_key, part, "blocked", detail)
-            db.execute("UPDATE digest_subscribers SET active=0, stopped_reason=?, updated_at=? WHERE chat_id=?",
-                       (f"blocked: {detail}"[:200], _iso(now), chat_id))
+            self._stop(db, chat_id, f"blocked: {detail}", now)
             self._cancel_pending(db, chat_id, now, "blocked")
 
     def record_failed(self, chat_id: int, slot_key: str, part: int, detail: str, *, now: datetime) -> None:
@@ -415,6 +622,13 @@ class SubscriptionStore:
                                (chat_id,) if chat_id is not None else ())
         names = [c[0] for c in cur.description]
         return [dict(zip(names, r, strict=True)) for r in cur]
+
+    def latest_delivery(self, chat_id: int) -> dict[str, Any] | None:
+        """The newest row of a chat's log (its last post and how it went), for /channels."""
+        cur = self._db.execute("SELECT * FROM digest_deliveries WHERE chat_id=? ORDER BY planned_at DESC LIMIT 1",
+                               (chat_id,))
+        row = cur.fetchone()
+        return dict(zip([c[0] for c in cur.description], row, strict=True)) if row else None
 
     def events(self, chat_id: int | None = None) -> list[tuple[int, str, int | None, str, str | None]]:
         """(chat, slot, part, outcome, detail) in order: the audit trail of every attempt."""
@@ -476,6 +690,15 @@ class SubscriptionStore:
         db.execute("UPDATE digest_deliveries SET state=?, error=?, finished_at=?, attempts=attempts+1"
                    " WHERE chat_id=? AND slot_key=?", (state, detail[:500], _iso(now), chat_id, slot_key))
 
+    @staticmethod
+    def _stop(db: sqlite3.Connection, chat_id: int, reason: str, now: datetime) -> bool:
+        """Deactivate; a group or channel with someone to tell gets its removal notice due."""
+        cur = db.execute(
+            "UPDATE digest_subscribers SET active=0, stopped_reason=?, updated_at=?,"
+            " notice=CASE WHEN kind!=? AND report_chat IS NOT NULL THEN 'due' ELSE notice END"
+            " WHERE chat_id=? AND active=1", (reason[:200], _iso(now), PRIVATE, chat_id))
+        return cur.rowcount > 0
+
     def _cancel_pending(self, db: sqlite3.Connection, chat_id: int, now: datetime, why: str) -> None:
         rows = db.execute("SELECT slot_key FROM digest_deliveries WHERE chat_id=? AND state='pending'",
                           (chat_id,)).fetchall()
@@ -485,15 +708,20 @@ class SubscriptionStore:
             self._event(db, now, chat_id, slot_key, None, "cancelled", why)
 
 
-_SUB_COLUMNS = ("chat_id, lang, slot, topics, active, since, schedule_from, last_slot, created_at, stopped_reason")
+_SUB_COLUMNS = ("chat_id, lang, slot, topics, active, since, schedule_from, last_slot, created_at, stopped_reason,"
+                " kind, thread_id, title, username, header, footer, silent, added_by, added_by_name, report_chat,"
+                " notice")
 
 
 def _subscriber(row: Sequence[Any]) -> Subscriber:
-    chat_id, lang, slot, topics, active, since, schedule_from, last_slot, created_at, stopped = row
+    (chat_id, lang, slot, topics, active, since, schedule_from, last_slot, created_at, stopped, kind, thread_id,
+     title, username, header, footer, silent, added_by, added_by_name, report_chat, notice) = row
     return Subscriber(
         chat_id=int(chat_id), lang=str(lang), slot=str(slot), topics=tuple(json.loads(topics)), active=bool(active),
         since=datetime.fromisoformat(since), schedule_from=datetime.fromisoformat(schedule_from),
         last_slot=last_slot, created_at=datetime.fromisoformat(created_at), stopped_reason=stopped,
+        kind=str(kind or PRIVATE), thread_id=thread_id, title=title, username=username, header=header, footer=footer,
+        silent=bool(silent), added_by=added_by, added_by_name=added_by_name, report_chat=report_chat, notice=notice,
     )
 
 

@@ -1,8 +1,10 @@
-"""Shared fixtures: real SQLite stores and the shared corpus (skipped with a reason when absent)."""
+"""Shared fixtures: real SQLite stores, the shared corpus (skipped with a reason when absent), and
+the defaults of the end-to-end tests (a module may override them with its own)."""
 
 from __future__ import annotations
 
 import itertools
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,6 +13,7 @@ import pytest
 from articles.jsonl import RecordError, read_jsonl
 from articles.model import Article
 from articles.store import ArticleStore
+from tests.fake_botapi import FakeBotAPI
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
@@ -42,3 +45,28 @@ def corpus_articles(limit: int) -> list[Article]:
 def store(tmp_path: Path) -> Iterator[ArticleStore]:
     with ArticleStore(tmp_path / "data" / "articles.sqlite") as s:
         yield s
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Store and index over the bundled samples, built once per module and copied per test."""
+    from tests.e2e import prepare_data
+
+    data = tmp_path_factory.mktemp("template")
+    prepare_data(data)
+    return data
+
+
+@pytest.fixture
+def data(template: Path, tmp_path: Path) -> Path:
+    """A fresh copy of `template` for one test (the bot under test writes into it)."""
+    copy = tmp_path / "data"
+    shutil.copytree(template, copy)
+    return copy
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeBotAPI]:
+    """The local Bot API server (tests/fake_botapi.py)."""
+    with FakeBotAPI() as api:
+        yield api

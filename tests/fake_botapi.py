@@ -989,6 +989,24 @@ class FakeBotAPI:
             self._known_chat(chat_id)
             self._members[(chat_id, user_id)] = (status, dict(extra))
 
+    def change_bot_status(self, chat_id: int, status: str, *, by_user: int = 1001, **extra: Any) -> int:
+        """The bot's own membership changes (e.g. an admin removes it from a channel): like Telegram,
+        getChatMember answers the new status and a ``my_chat_member`` update is queued; returns its id.
+        Sends are not refused by this alone: combine with ``block_chat`` for that."""
+        if status not in _MEMBER_STATUSES:
+            raise ValueError(f"unknown chat member status {status!r}")
+        with self._cond:
+            old = self._member(chat_id, self.bot_id)
+            self._members[(chat_id, self.bot_id)] = (status, dict(extra))
+            change = {
+                "chat": self._chat_brief(chat_id),
+                "from": self._user_dict(by_user),
+                "date": int(time.time()),
+                "old_chat_member": old,
+                "new_chat_member": self._member(chat_id, self.bot_id),
+            }
+            return self.push_update({"my_chat_member": change})
+
     def set_latency(self, seconds: float) -> None:
         """Delay every answer by ``seconds`` (to exercise timeouts and concurrency)."""
         with self._cond:
@@ -1457,6 +1475,8 @@ class FakeBotAPI:
         document = params.get("document")
         if isinstance(document, dict) and "content" in document:
             file_name, size = document.get("filename") or "document", len(document["content"])
+            if not size:
+                raise _ApiError(400, "Bad Request: file must be non-empty", violation=True)
         elif isinstance(document, str) and document:
             file_name, size = document.rsplit("/", 1)[-1], 0
         else:

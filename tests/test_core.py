@@ -87,7 +87,8 @@ def test_related_excludes_the_article(core: Core) -> None:
     assert "Tin liên quan" in text
 
 
-def test_full_text_split_within_limits(core: Core) -> None:
+def test_full_text_split_within_limits(core: Core, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(core, "read_document_chars", 0)  # messages, not a .txt file (tests/test_read.py)
     article_id = page_id(str((SAMPLES / "21_son-nguyen-sinh-hoat-chi-bo.txt").resolve()))
     replies = core.message(f"/xem_{article_id}", "vi")
     assert len(replies) >= 3

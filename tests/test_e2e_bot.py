@@ -35,7 +35,9 @@ def fake() -> Iterator[FakeBotAPI]:
 def bot(fake: FakeBotAPI, tmp_path_factory: pytest.TempPathFactory) -> Iterator[subprocess.Popen[str]]:
     data = tmp_path_factory.mktemp("data")
     prepare_data(data)
-    with running_bot(fake, data, BANTIN_RATE_BURST="8", BANTIN_RATE_PER_MINUTE="30", BANTIN_PER_PAGE="3") as proc:
+    # Long articles as messages, never a .txt file: the file is tested in tests/test_e2e_read.py.
+    with running_bot(fake, data, BANTIN_RATE_BURST="8", BANTIN_RATE_PER_MINUTE="30", BANTIN_PER_PAGE="3",
+                     BANTIN_READ_DOCUMENT_CHARS="0") as proc:
         yield proc
 
 

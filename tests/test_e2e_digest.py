@@ -24,33 +24,12 @@ import pytest
 from bot.schedule import VIETNAM
 from bot.subscriptions import SubscriptionStore
 from tests.conftest import ROOT
-from tests.e2e import buttons, cli, plain, prepare_data, running_bot
+from tests.e2e import buttons, cli, plain, running_bot
 from tests.fake_botapi import FakeBotAPI
 
 pytestmark = pytest.mark.e2e
 _chats = itertools.count(5000)
 _articles = itertools.count(1)
-
-
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Store and index over the bundled samples, built once and copied per test."""
-    data = tmp_path_factory.mktemp("template")
-    prepare_data(data)
-    return data
-
-
-@pytest.fixture
-def data(template: Path, tmp_path: Path) -> Path:
-    copy = tmp_path / "data"
-    shutil.copytree(template, copy)
-    return copy
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeBotAPI]:
-    with FakeBotAPI() as api:
-        yield api
 
 
 def ingest_news(data: Path, *titles: str) -> list[str]:

@@ -352,6 +352,8 @@ async def test_send_document_multipart(bot: Bot, fake: FakeBotAPI) -> None:
     assert msg.caption == "Bản tin hôm nay"
     with pytest.raises(BadRequest, match=r"(?i)caption is too long"):
         await bot.send_document(chat_id=5, document=b"x", filename="a.txt", caption="c" * 1025)
+    with pytest.raises(BadRequest, match=r"(?i)file must be non-empty"):
+        await bot.send_document(chat_id=5, document=b"", filename="empty.txt")
 
 
 @pytest.mark.asyncio

@@ -5,10 +5,8 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
-from bot.render import LANGUAGES, TEMPLATES, Renderer, fits, language_of, plain_length, split_text
+from bot.render import LANGUAGES, TEMPLATES, Renderer, fits, language_of
 from tests.fake_botapi import parse_telegram_html
 
 
@@ -48,18 +46,3 @@ def test_user_text_is_escaped() -> None:
     text = Renderer().render("vi", "start", name='<script>&"x"', digest_time="07:00")
     assert "<script>" not in text and "&lt;script&gt;" in text
 
-
-def test_split_text_respects_budget_and_keeps_everything() -> None:
-    paragraphs = ["Đoạn " + "chữ " * 300, "ngắn", "x" * 9000, "😀" * 3000]
-    chunks = split_text(paragraphs, budget=3500)
-    for chunk in chunks:
-        assert sum(plain_length(p) + 2 for p in chunk) <= 3500 + 2
-    joined = "".join("".join(c) for c in chunks).replace(" ", "")
-    assert joined == "".join(paragraphs).replace(" ", "")
-
-
-@given(st.lists(st.text(min_size=1, max_size=5000), min_size=1, max_size=6))
-def test_split_text_never_exceeds_the_budget(paragraphs: list[str]) -> None:
-    for chunk in split_text(paragraphs, budget=3500):
-        for piece in chunk:
-            assert plain_length(piece) <= 3500
