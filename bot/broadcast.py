@@ -62,7 +62,9 @@ DeleteFn = Callable[[int, int], Awaitable[None]]
 StopFn = Callable[[], bool]
 #: BadRequest descriptions that mean the chat is gone for good (no point in retrying, ever).
 _GONE = ("chat not found", "user is deactivated", "bot was kicked", "bot was blocked", "peer_id_invalid",
-         "have no rights to send", "not enough rights to send", "chat_write_forbidden", "user not found")
+         "have no rights to send", "not enough rights to send", "chat_write_forbidden", "user not found",
+         # a forum topic that was closed or deleted: every day would fail alike, so stop and tell the editor
+         "message thread not found", "topic_closed", "topic_deleted", "topic closed", "topic deleted")
 #: BadRequest descriptions of an edit whose message is gone or too old: post it anew instead.
 _EDIT_GONE = ("message to edit not found", "message can't be edited", "message_id_invalid")
 

@@ -106,7 +106,7 @@ def parse_channel_command(args: str) -> ChannelRequest:
     `[@name] silent on|off`, `[@name] lang vi|en`; raises BadChannel with the reason."""
     raw = unicodedata.normalize("NFC", args).strip()
     if len(raw) > MAX_ARGS:
-        raise BadChannel("too_long", str(MAX_ARGS))
+        raise BadChannel("command_too_long", str(MAX_ARGS))
     words = raw.split()
     if not words:
         return ChannelRequest("attach")
@@ -127,6 +127,8 @@ def parse_channel_command(args: str) -> ChannelRequest:
         return ChannelRequest("off", target)
     option = OPTION_WORDS.get(key)
     if option in ("header", "footer"):
+        if len(rest_words) == 1:  # a bare `header` must not silently erase the current one
+            raise BadChannel("note_empty", option)
         return ChannelRequest(option, target, text=_note(rest[len(rest_words[0]):]))
     if option == "silent":
         value = rest_words[1].lower() if len(rest_words) == 2 else ""
@@ -148,9 +150,11 @@ def parse_channel_command(args: str) -> ChannelRequest:
 
 
 def _note(raw: str) -> str | None:
-    """A header or footer: None (cleared) for nothing, `off` or `-`; BadChannel when too long."""
+    """A header or footer: None (cleared) for `off` or `-`; BadChannel when too long."""
     note = dg.clean_note(raw)
-    if not note or note.lower() in CLEAR_WORDS:
+    if not note:
+        raise BadChannel("note_empty", "")
+    if note.lower() in CLEAR_WORDS:
         return None
     if len(note) > dg.MAX_NOTE_CHARS or note.count("\n") >= dg.MAX_NOTE_LINES:
         raise BadChannel("note_too_long", str(dg.MAX_NOTE_CHARS))
@@ -260,7 +264,8 @@ class Channels:
         in that chat, so its forum topic (`thread_id`) is where the digest goes from now on."""
         subs, now = self.core.subs, self.core.clock()
         current = subs.get(chat.id)
-        slot = request.slot or (current.slot if current and current.active else self.core.digest_time)
+        # resuming a stopped digest keeps its time, as it keeps its topics and texts
+        slot = request.slot or (current.slot if current else self.core.digest_time)
         thread = thread_id if here else (current.thread_id if current else None)
         place = Place(kind=chat.kind, thread_id=thread if chat.is_forum else None, title=chat.title,
                       username=chat.username, added_by=editor.id, added_by_name=editor.name, report_chat=editor.id)
@@ -271,7 +276,7 @@ class Channels:
                            target=self._label(sub), next_at=next_slot(sub.slot, now))
 
     def stop(self, sub: Subscriber, lang: str, editor: Editor) -> Reply:
-        stopped = self.core.subs.unsubscribe(sub.chat_id, now=self.core.clock(), reason=f"editor: {editor.name}")
+        stopped = self.core.subs.unsubscribe(sub.chat_id, now=self.core.clock(), reason=f"editor:{editor.name}")
         return self.render(lang, "channel_done", what="off" if stopped else "already_off", sub=sub,
                            target=self._label(sub), next_at=None)
 

@@ -448,11 +448,13 @@ async def channel_command(update: Update, context: Context) -> None:
     try:
         request = channels.parse_channel_command(parsed[2] if parsed else "")
     except channels.BadChannel as exc:
+        await desk.log(user, "channel", audit.FAILED, {"reason": exc.reason})
         await send(update, [board.usage(lang, exc.reason, exc.detail)])
         return
     in_group = message.chat.type in (ChatType.GROUP, ChatType.SUPERGROUP)
     target = request.target if request.target is not None else (message.chat.id if in_group else None)
     if target is None:
+        await desk.log(user, "channel", audit.FAILED, {"reason": "no_target"})
         await send(update, [board.usage(lang)])
         return
     editor = channels.Editor(user.id if user else None, editors.display_name(user))
@@ -478,7 +480,9 @@ async def channel_command(update: Update, context: Context) -> None:
         else:
             reply = await in_thread(context, board.set_option, sub, request, lang)
         detail["chat"] = sub.chat_id if sub else None
-    await desk.log(user, "channel", audit.OK, detail)
+        if sub is None:
+            detail["reason"] = "not_attached"
+    await desk.log(user, "channel", audit.FAILED if "reason" in detail else audit.OK, detail)
     await send(update, [reply])
 
 
@@ -498,6 +502,8 @@ async def post_digest_now(update: Update, context: Context, target: channels.Tar
     board = channels.Channels(core_of(context))
     sub = await attached(context, target)
     if sub is None or not sub.active:
+        await desk_of(context).log(user, "digest", audit.FAILED, {"target": channels.label_of(target),
+                                   "reason": "not_attached" if sub is None else "stopped"})
         await send(update, [board.not_attached(lang, target) if sub is None
                             else board.render(lang, "channel_done", what="already_off", sub=sub,
                                               target=channels.label_of(target), next_at=None)])

@@ -10,7 +10,7 @@ import logging
 
 from telegram import Bot, Chat, ChatFullInfo, ChatMember, ChatMemberAdministrator, ChatMemberRestricted, Message
 from telegram.constants import ChatMemberStatus, ChatType
-from telegram.error import BadRequest, Forbidden, TelegramError
+from telegram.error import BadRequest, ChatMigrated, Forbidden, TelegramError
 
 from bot.channels import BotRights, ChatInfo, Inspection, Target
 from bot.subscriptions import CHANNEL, GROUP, PRIVATE, Place
@@ -55,6 +55,10 @@ async def inspect_chat(bot: Bot, target: Target) -> Inspection:
     for a chat the bot was removed from; network errors are left to the caller."""
     try:
         chat = await bot.get_chat(target)
+    except ChatMigrated as exc:  # an old group id, upgraded to a supergroup since: look at that one
+        if exc.new_chat_id == target:
+            return Inspection(None, None, "not_found")
+        return await inspect_chat(bot, exc.new_chat_id)
     except Forbidden:
         return Inspection(None, None, "not_member")
     except BadRequest:
@@ -106,10 +110,14 @@ def group_place(message: Message) -> Place:
 
 
 def lost_rights(kind: str, member: ChatMember) -> str | None:
-    """After a my_chat_member update: why the bot can no longer post the digest there, or None."""
+    """After a my_chat_member update: why the bot can no longer post the digest there, or None.
+
+    A reason code (`removed:<status>`, `no_post_rights`, `blocked_by_user`), put into words by the
+    templates (channel_macros.j2 `reason`) in the reader's language.
+    """
     status = str(member.status)
     if status in (ChatMemberStatus.LEFT, ChatMemberStatus.BANNED):
-        return f"the bot was removed from the {kind} ({status})" if kind != PRIVATE else "the user blocked the bot"
+        return f"removed:{status}" if kind != PRIVATE else "blocked_by_user"
     if kind != PRIVATE and not rights_of(member, kind).can_post:
-        return f"the bot may no longer post in the {kind}"
+        return "no_post_rights"
     return None

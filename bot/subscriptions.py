@@ -307,6 +307,8 @@ class SubscriptionStore:
             row = db.execute(f"SELECT {_SUB_COLUMNS} FROM digest_subscribers WHERE chat_id = ?",
                              (chat_id,)).fetchone()
             old = _subscriber(row) if row else None
+            if old is not None and old.kind != PRIVATE:
+                lang = old.lang  # a group's or channel's digest is in its audience's language, set once
             kept = old.topics if old else ()
             new_topics = json.dumps(list(kept if topics is None else topics), ensure_ascii=False)
             stamp = _iso(now)

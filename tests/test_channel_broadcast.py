@@ -220,3 +220,15 @@ def test_moving_a_chat_never_overwrites_a_digest_already_at_the_new_id(subs: Sub
     assert not subs.move_chat(-1, -2, now=T0)
     assert not subs.move_chat(-3, -4, now=T0)  # nothing subscribed there
     assert subs.get(-1) is not None and subs.get(-2) is not None
+
+
+async def test_a_deleted_forum_topic_stops_the_digest_and_makes_the_notice_due(subs: SubscriptionStore) -> None:
+    """Bug: a closed or deleted topic failed every day, the digest stayed on, and nobody was told."""
+    attach(subs, thread=7)
+    subs.plan([Planned(CHAN, KEY, (Part("a"),), 1, T0)], now=T0)
+    telegram = Telegram()
+    telegram.faults.append(BadRequest("Bad Request: message thread not found"))
+    report = await deliver(subs, telegram)
+    assert report.blocked == 1  # type: ignore[attr-defined]
+    sub = subs.get(CHAN)
+    assert sub is not None and not sub.active and sub.notice == "due"

@@ -34,7 +34,6 @@ CHAN = ch.ChatInfo(-1001234567890, CHANNEL, "Báo Đảng <xã>", "baodangxa")
     ("@baodangxa header Bản tin   Đảng bộ xã\nĐông Lâm",
      ch.ChannelRequest("header", "@baodangxa", text="Bản tin Đảng bộ xã\nĐông Lâm")),
     ("@baodangxa footer off", ch.ChannelRequest("footer", "@baodangxa", text=None)),
-    ("@baodangxa header", ch.ChannelRequest("header", "@baodangxa", text=None)),
     ("@baodangxa silent on", ch.ChannelRequest("silent", "@baodangxa", flag=True)),
     ("@baodangxa im tắt", ch.ChannelRequest("silent", "@baodangxa", flag=False)),
     ("@baodangxa lang EN", ch.ChannelRequest("lang", "@baodangxa", text="en")),
@@ -56,7 +55,9 @@ def test_channel_arguments(text: str, expected: ch.ChannelRequest) -> None:
     ("@baodangxa header " + "x" * 600, "note_too_long"),
     ("@baodangxa footer " + "\n".join("dòng" for _ in range(6)), "note_too_long"),
     ("off @baodangxa now", "usage"),
-    ("x" * 2000, "too_long"),
+    ("x" * 2000, "command_too_long"),
+    ("@baodangxa header", "note_empty"),  # never a silent erase
+    ("@baodangxa footer   ", "note_empty"),
 ])
 def test_bad_channel_arguments_say_why(text: str, reason: str) -> None:
     with pytest.raises(ch.BadChannel) as info:
@@ -147,6 +148,29 @@ def test_re_attaching_keeps_the_forum_topic_unless_sent_from_the_group(board: ch
     assert sub is not None and sub.thread_id == 7 and sub.slot == "08:00"
 
 
+def test_resuming_a_stopped_digest_keeps_its_time_and_language(board: ch.Channels) -> None:
+    """Bug: `/channel @name` after `off` went back to the default time; a group admin's
+    /subscribe or settings button switched the group's digest to their own Telegram language."""
+    board.attach(CHAN, ch.parse_channel_command("@baodangxa 18:30 đảng viên"), "vi", HOA)
+    board.set_option(board.core.subs.get(CHAN.id), ch.parse_channel_command("@baodangxa lang en"), "vi")  # type: ignore[arg-type]
+    board.stop(board.core.subs.get(CHAN.id), "vi", HOA)  # type: ignore[arg-type]
+    board.attach(CHAN, ch.parse_channel_command("@baodangxa"), "vi", HOA)
+    sub = board.core.subs.get(CHAN.id)
+    assert sub is not None and sub.active and sub.slot == "18:30" and sub.lang == "en"
+    board.core.subs.subscribe(CHAN.id, lang="vi", slot="19:00", topics=None, now=T0)  # e.g. a settings button
+    sub = board.core.subs.get(CHAN.id)
+    assert sub is not None and sub.slot == "19:00" and sub.lang == "en"
+
+
+@pytest.mark.parametrize("lang", ["vi", "en"])
+def test_stop_reasons_are_words_in_the_readers_language(board: ch.Channels, lang: str) -> None:
+    board.attach(CHAN, ch.parse_channel_command("@baodangxa"), "vi", HOA)
+    board.core.subs.deactivate(CHAN.id, "removed:kicked", now=T0)
+    listing = board.listing(lang).html
+    assert ("bot đã bị gỡ khỏi đó" if lang == "vi" else "the bot was removed") in listing
+    assert "removed:kicked" not in listing
+
+
 def test_a_long_list_is_cut_to_fit_one_message(board: ch.Channels) -> None:
     for n in range(60):
         info = ch.ChatInfo(-1000000 - n, CHANNEL, "Kênh tin tức xã phường thị trấn số " + str(n) * 5, f"kenh_{n:03d}")
@@ -161,7 +185,7 @@ def test_every_refusal_and_usage_renders(board: ch.Channels, lang: str) -> None:
         html = board.refused(lang, reason, "@baodangxa", CHAN).html
         assert "❌" in html and fits(html)
     for reason in (None, "target", "time", "format", "too_many", "too_long", "no_words", "silent", "lang",
-                   "note_too_long", "usage"):
+                   "note_too_long", "note_empty", "command_too_long", "usage"):
         assert "/channel" in board.usage(lang, reason, "x").html
     sub = board.core.subs.subscribe(CHAN.id, lang="vi", slot="07:00", topics=(), now=T0 - timedelta(days=1))[0]
     from bot.broadcast import RunReport

@@ -241,9 +241,9 @@ def test_a_channel_the_bot_was_removed_from_is_stopped_and_the_editor_told_once(
     with running_bot(fake, data, BANTIN_EDITORS=str(EDITOR)):
         fake.change_bot_status(other, "kicked")
         notice = fake.wait_for("sendMessage", lambda c: c.params.get("chat_id") == EDITOR, count=2, timeout=20)[1]
-        assert "ngừng đăng" in plain(notice) and "removed" in plain(notice)
+        assert "ngừng đăng" in plain(notice) and "bot đã bị gỡ khỏi đó" in plain(notice)  # in Vietnamese
         listing = ask(fake, EDITOR, "/channels")
-        assert listing.count("Đã ngừng") == 2
+        assert listing.count("Đã ngừng") == 2 and "bot đã bị gỡ khỏi đó" in listing
     with SubscriptionStore(data / "bot.sqlite") as subs:
         assert not subs.get(other).active  # type: ignore[union-attr]
     assert "Traceback" not in (data / "bot.log").read_text()
