@@ -187,13 +187,18 @@ async def search_command(update: Update, context: Context) -> None:
         await search_and_send(update, context, words)
 
 
-async def other_command(update: Update, context: Context) -> None:
-    """`/xem_<id>` (full text) and unknown commands; commands for other bots are ignored."""
+def command_of(update: Update) -> tuple[Message | None, tuple[str, str | None, str] | None]:
+    """The update's message and its command (name, @bot, arguments); None parts when it has none."""
     message = update.effective_message
     if message is None or not message.text:
-        return
-    parsed = parse_command(message.text)
-    if parsed is None:
+        return message, None
+    return message, parse_command(message.text)
+
+
+async def other_command(update: Update, context: Context) -> None:
+    """`/xem_<id>` (full text) and unknown commands; commands for other bots are ignored."""
+    message, parsed = command_of(update)
+    if message is None or parsed is None:
         return
     name, target, args = parsed
     if target and target.lower() != (context.bot.username or "").lower():
@@ -206,11 +211,8 @@ async def other_command(update: Update, context: Context) -> None:
 
 async def digest_command(update: Update, context: Context) -> None:
     """/subscribe, /unsubscribe, /settings, /digest (and aliases): private chats, and group admins for their group."""
-    message = update.effective_message
-    if message is None or not message.text:
-        return
-    parsed = parse_command(message.text)
-    if parsed is None:
+    message, parsed = command_of(update)
+    if message is None or parsed is None:
         return
     core = core_of(context)
     name, _, args = parsed

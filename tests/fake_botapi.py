@@ -737,10 +737,7 @@ class FakeBotAPI:
             msg = self._user_message(
                 chat_id, user_id, chat_type, language_code, message_thread_id, reply_to, first_name
             )
-            msg["text"] = text
-            ents = entities if entities is not None else _command_entities(text)
-            if ents:
-                msg["entities"] = ents
+            _set_text(msg, text, entities)
             self._store(chat_id, msg, from_bot=False)
             return self.push_update({"message": msg})
 
@@ -770,11 +767,7 @@ class FakeBotAPI:
                 msg = self._user_message(
                     chat_id, user_id, chat_type, language_code, message_thread_id, reply_to, first_name
                 )
-            msg["text"] = text
-            msg.pop("entities", None)
-            ents = entities if entities is not None else _command_entities(text)
-            if ents:
-                msg["entities"] = ents
+            _set_text(msg, text, entities)
             msg["edit_date"] = int(time.time())
             self._store(chat_id, msg, from_bot=False)
             return self.push_update({"edited_message": msg})
@@ -1716,6 +1709,15 @@ def _error_body(code: int, description: str, parameters: dict[str, Any] | None =
     if parameters:
         body["parameters"] = parameters
     return body
+
+
+def _set_text(msg: dict[str, Any], text: str, entities: list[dict[str, Any]] | None) -> None:
+    """A user message's text, with the given entities or (by default) the bot_command one Telegram adds."""
+    msg["text"] = text
+    msg.pop("entities", None)
+    ents = entities if entities is not None else _command_entities(text)
+    if ents:
+        msg["entities"] = ents
 
 
 def _command_entities(text: str) -> list[dict[str, Any]]:
