@@ -121,10 +121,12 @@ def ingest(
     prune: bool = False,
     progress: Progress | None = None,
 ) -> IngestReport:
-    """Store every article found under `paths`; with `prune`, drop pages whose file is gone.
+    """Store every article found under `paths`; with `prune`, drop articles whose source is gone.
 
-    Pruning only looks inside folders that were walked completely, and a page that now fails to
-    parse keeps its last good version: an editor's typo must never delete published news.
+    Gone means: a raw page whose file left a scanned folder, a JSON Lines article whose export left
+    it, or whose id left an export that was read without a single bad line. Anything that now
+    fails to read keeps its last good version (an editor's typo must never delete published
+    news), and so does everything under a folder that could not be walked.
     """
     started = time.perf_counter()
     paths = list(paths)
@@ -135,6 +137,7 @@ def ingest(
     batch: list[Article] = []
     done = 0
     ok_sources: list[str] = []
+    damaged: set[str] = set()  # exports with an unreadable line or worse: prune none of theirs
 
     def flush() -> None:
         if not batch:
@@ -149,6 +152,8 @@ def ingest(
         if isinstance(item, RecordError):
             report.failed.append((item.where, item.reason))
             store.record_failure(item.where, item.reason)
+            if is_jsonl(files[number - 1]):
+                damaged.add(str(files[number - 1].resolve()))
         else:
             batch.append(item)
             ok_sources.append(item.source)
@@ -162,16 +167,31 @@ def ingest(
     if progress:
         progress(len(files), len(files))
     if prune:
-        report.removed = _prune(store, paths, {str(f.resolve()) for f in files})
+        alive = {str(f.resolve()) for f in files if not is_jsonl(f)} | set(ok_sources)
+        unwalked = [str(Path(where).resolve()) + os.sep for where, _ in missing]
+        report.removed = _prune(store, paths, alive, damaged, unwalked)
     report.seconds = time.perf_counter() - started
     return report
 
 
-def _prune(store: ArticleStore, paths: list[Path], seen: set[str]) -> int:
+def _prune(store: ArticleStore, paths: list[Path], alive: set[str], damaged: set[str], unwalked: list[str]) -> int:
+    """Delete the articles under the scanned folders (and named exports) that this run did not see.
+
+    `alive`: raw pages present (even broken) and the `<export>#<id>` read now; an article that
+    moved to another export was re-pointed there by the upsert. Nothing of a `damaged` export or
+    of an `unwalked` folder (prefixes) is deleted.
+    """
+    keep = tuple(unwalked) + tuple(export + "#" for export in damaged)
     gone: list[str] = []
-    for folder in (p for p in paths if p.is_dir()):
-        prefix = str(folder.resolve()) + os.sep
-        gone.extend(aid for source, aid in store.ids_by_source_prefix(prefix).items() if source not in seen)
+    for path in paths:
+        if path.is_dir():
+            prefix = str(path.resolve()) + os.sep
+        elif is_jsonl(path) and path.is_file():
+            prefix = str(path.resolve()) + "#"
+        else:
+            continue
+        gone.extend(aid for source, aid in store.ids_by_source_prefix(prefix).items()
+                    if source not in alive and not source.startswith(keep))
     return store.delete_many(gone) if gone else 0
 
 

@@ -27,7 +27,12 @@ def is_jsonl(path: Path) -> bool:
 
 
 def read_jsonl(path: Path) -> Iterator[Article | RecordError]:
-    """Yield articles (or per-line errors) lazily, so a huge export never sits in memory."""
+    """Yield articles (or per-line errors) lazily, so a huge export never sits in memory.
+
+    Sources are `<absolute path>#<id>` whatever path was given: pruning matches them against
+    the scanned folders, which are absolute, and a relative source would never match.
+    """
+    path = path.resolve()
     opener = gzip.open if path.name.lower().endswith(".gz") else open
     try:
         with opener(path, "rb") as raw:
@@ -47,6 +52,12 @@ def read_jsonl(path: Path) -> Iterator[Article | RecordError]:
                 yield record_to_article(line, where=f"{path}:{lineno}", source=str(path))
     except OSError as exc:
         yield RecordError(str(path), f"không mở được tệp: {exc.strerror or exc}")
+
+
+def where_file(where: str) -> str:
+    """The file a failure's `where` names: `<path>:<line>` for a JSON Lines record, else the path."""
+    head, sep, line = where.rpartition(":")
+    return head if sep and line.isdigit() and is_jsonl(Path(head)) else where
 
 
 def record_to_article(line: str, *, where: str, source: str) -> Article | RecordError:
