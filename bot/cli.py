@@ -45,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("ingest", help="store raw pages and JSON Lines exports; update the index")
     p.add_argument("paths", nargs="*", type=Path, help="files or folders (default: BANTIN_SOURCES)")
-    p.add_argument("--prune", action="store_true", help="remove articles whose page or export left a scanned folder (or whose id left an export)")
+    p.add_argument("--prune", action="store_true", help="remove articles whose page or export left a scanned folder")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=cmd_ingest)
 
