@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TypeVar
 
@@ -14,6 +15,7 @@ from articles.ingest import IngestReport, ingest
 from articles.model import Article
 from articles.rawpage import PageError, parse_page
 from articles.store import ArticleStore
+from bot import redact as redaction
 from bot.settings import Settings, SettingsError, load_settings
 
 log = logging.getLogger("bantin")
@@ -23,11 +25,12 @@ T = TypeVar("T")
 
 
 class UserError(Exception):
-    """A known failure: printed as `lỗi: …` with a hint, exit code 2, never a traceback."""
+    """A known failure: printed as `lỗi: …` with a hint, exit code 2 (or `code`), never a traceback."""
 
-    def __init__(self, message: str, hint: str | None = None) -> None:
+    def __init__(self, message: str, hint: str | None = None, *, code: int = 2) -> None:
         super().__init__(message)
         self.hint = hint
+        self.code = code
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -91,6 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    redact: Callable[[str], str] = str
     try:
         settings = load_settings()
         logging.basicConfig(
@@ -98,12 +102,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         )
         logging.getLogger("httpx").setLevel(logging.WARNING)
+        redact = redaction.install(settings)  # before anything can log or raise the token
         func: Command = args.func
         return func(args, settings)
     except SettingsError as exc:
         return _fail(str(exc), "sửa biến môi trường hoặc bantin.toml (xem README, mục Settings)")
     except UserError as exc:
-        return _fail(str(exc), exc.hint)
+        return _fail(redact(str(exc)), exc.hint and redact(exc.hint), code=exc.code)
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
@@ -260,20 +265,45 @@ def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
-    """Run the Telegram bot until SIGINT/SIGTERM."""
-    from bot.app import run_bot
-
+    """Run the Telegram bot until SIGINT/SIGTERM; refuse when another bot holds the data dir."""
     if not settings.token:
         raise UserError("chưa có BANTIN_TOKEN", "đặt BANTIN_TOKEN=<token từ @BotFather>, hoặc dùng `bantin chat`")
-    return run_bot(settings, webhook=args.webhook, listen=args.listen)
+    with _bot_lock(settings):
+        return _run_bot(args, settings)
+
+
+def _run_bot(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.app import StartupError, run_bot
+
+    try:
+        return run_bot(settings, webhook=args.webhook, listen=args.listen)
+    except StartupError as exc:
+        raise UserError(str(exc), exc.hint, code=1) from None
+
+
+@contextlib.contextmanager
+def _bot_lock(settings: Settings) -> Iterator[None]:
+    """The data dir's lock for the bot's lifetime: a second bot on it is refused, not run."""
+    from bot.datalock import DataDirBusy, hold_data_dir
+
+    try:
+        with hold_data_dir(settings.data_dir):
+            yield
+    except DataDirBusy as exc:
+        raise UserError(f"một bot khác đang chạy trên thư mục dữ liệu {settings.data_dir} ({exc.holder})",
+                        "dừng bot đó trước, hoặc đặt BANTIN_DATA_DIR khác cho bot này", code=1) from None
 
 
 def cmd_start(args: argparse.Namespace, settings: Settings) -> int:
-    """The README's out-of-the-box run: ingest the sources, then the bot or the console."""
-    report, update = run_ingest(settings, list(settings.sources), prune=True, create_index=True)
-    print(describe_report(report, update, max_failures=20), file=sys.stderr)
-    if settings.token:
-        return cmd_run(argparse.Namespace(webhook=None, listen=None), settings)
+    """The README's out-of-the-box run: ingest the sources, then the bot or the console.
+
+    With a token the lock is taken first: a second `start` is refused before it scans anything.
+    """
+    with _bot_lock(settings) if settings.token else contextlib.nullcontext():
+        report, update = run_ingest(settings, list(settings.sources), prune=True, create_index=True)
+        print(describe_report(report, update, max_failures=20), file=sys.stderr)
+        if settings.token:
+            return _run_bot(argparse.Namespace(webhook=None, listen=None), settings)
     print("Chưa có BANTIN_TOKEN: mở bảng trò chuyện ngoại tuyến (Ctrl-D để thoát).", file=sys.stderr)
     return cmd_chat(argparse.Namespace(lang="vi"), settings)
 
@@ -406,11 +436,11 @@ def _positive(text: str) -> int:
     return value
 
 
-def _fail(message: str, hint: str | None) -> int:
+def _fail(message: str, hint: str | None, *, code: int = 2) -> int:
     print(f"lỗi: {message}", file=sys.stderr)
     if hint:
         print(f"gợi ý: {hint}", file=sys.stderr)
-    return 2
+    return code
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ Precedence: environment > bantin.toml > defaults.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import tomllib
@@ -76,6 +77,16 @@ class Settings:
     @property
     def state_path(self) -> Path:
         return self.data_dir / "bot.sqlite"
+
+    @property
+    def webhook_path(self) -> str:
+        """The webhook's URL path: derived from the token, so it is stable and unguessable."""
+        return hashlib.sha256((self.token or "").encode()).hexdigest()[:32]
+
+    @property
+    def webhook_secret_token(self) -> str:
+        """BANTIN_WEBHOOK_SECRET, or one derived from the token (Telegram sends it with each update)."""
+        return self.webhook_secret or hashlib.sha256(b"bantin" + (self.token or "").encode()).hexdigest()
 
 
 #: setting name → (environment variable, parser). The README documents each of these.
