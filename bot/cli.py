@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import json
 import logging
+import sqlite3
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -95,6 +97,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     redact: Callable[[str], str] = str
+    settings = Settings()  # until the real ones load: a storage error still names a data dir
     try:
         settings = load_settings()
         logging.basicConfig(
@@ -115,6 +118,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         # `bantin search … | head`: the reader left; not an error worth a traceback.
         sys.stderr.close()
         return 0
+    except (OSError, sqlite3.Error) as exc:
+        # A read-only or full disk: every write is in a transaction or an atomic swap, so what
+        # was stored before is intact; the operator needs the cause, not a traceback.
+        log.debug("storage error", exc_info=True)
+        message, hint = storage_error(exc, settings.data_dir)
+        return _fail(redact(message), hint, code=1)
 
 
 # -- commands ---------------------------------------------------------------------------------
@@ -434,6 +443,38 @@ def _positive(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"cần một số nguyên dương, nhận được {text!r}")
     return value
+
+
+#: errno → what it means for the data dir, and what to do about it.
+_FULL = ("đĩa đã đầy", "giải phóng chỗ trống trên đĩa rồi chạy lại")
+_READ_ONLY = ("không được phép ghi (ổ chỉ đọc hoặc thiếu quyền)",
+              "cho phép ghi vào thư mục đó, hoặc đặt BANTIN_DATA_DIR một thư mục ghi được")
+_ERRNO = {
+    errno.ENOSPC: _FULL, errno.EDQUOT: _FULL, errno.EFBIG: ("tệp vượt giới hạn kích thước", _FULL[1]),
+    errno.EROFS: _READ_ONLY, errno.EACCES: _READ_ONLY, errno.EPERM: _READ_ONLY,
+    errno.ENOTDIR: ("đường dẫn không phải thư mục", "BANTIN_DATA_DIR phải là một thư mục (không phải tệp)"),
+    errno.EEXIST: ("đường dẫn không phải thư mục", "BANTIN_DATA_DIR phải là một thư mục (không phải tệp)"),
+}
+_SQLITE = {
+    "disk is full": _FULL,
+    "readonly database": _READ_ONLY,
+    "unable to open database file": ("không mở được tệp cơ sở dữ liệu", _READ_ONLY[1]),
+    "disk i/o error": ("lỗi đọc/ghi đĩa (đĩa đầy hoặc hỏng?)", "kiểm tra chỗ trống và tình trạng ổ đĩa rồi chạy lại"),
+}
+
+
+def storage_error(exc: OSError | sqlite3.Error, data_dir: Path) -> tuple[str, str]:
+    """`lỗi:` and `gợi ý:` for a storage failure; the data already stored is left as it was."""
+    if isinstance(exc, OSError):
+        reason, hint = _ERRNO.get(exc.errno or 0, (exc.strerror or type(exc).__name__, _FULL[1]))
+        where = f" ({exc.filename})" if exc.filename else ""
+        detail = f"{reason}{where}"
+    else:
+        text = str(exc)
+        reason, hint = next((v for k, v in _SQLITE.items() if k in text.lower()), (text, _FULL[1]))
+        detail = f"{reason} ({text})" if reason != text else text
+    return (f"không ghi được dữ liệu vào {data_dir}: {detail}",
+            f"{hint}; dữ liệu đã lưu trước đó không bị thay đổi")
 
 
 def _fail(message: str, hint: str | None, *, code: int = 2) -> int:
