@@ -16,7 +16,8 @@ import pytest
 from articles.ingest import ingest
 from articles.store import ArticleStore
 from bot.cli import main
-from bot.reindex import SCAN, Progress, reindex_now
+from bot import audit as au
+from bot.reindex import SCAN, SCHEDULED, Progress, ReindexRunner, Silent, reindex_now
 from bot.settings import Settings
 from tests.test_ingest import write_pages
 
@@ -152,3 +153,21 @@ def test_a_folder_that_cannot_be_walked_keeps_its_articles(store: ArticleStore, 
     monkeypatch.setattr(os, "scandir", flaky)
     report = ingest(store, [src], prune=True)
     assert report.removed == 0 and store.count() == 4 and len(report.failed) == 1
+
+
+async def test_the_scheduled_scan_through_the_runner_keeps_an_export(tmp_path: Path) -> None:
+    """BANTIN_SCAN_MINUTES and /reindex go through ReindexRunner: twice over a folder with an export."""
+    src = tmp_path / "src"
+    write_export(src / "export.jsonl", list(range(20)))
+    settings = Settings(data_dir=tmp_path / "data", sources=(src,))
+    audit = au.AuditLog(settings.state_path)
+    runner = ReindexRunner(settings, audit, interval=0.01)
+    for _ in range(2):
+        run, started = runner.start(SCHEDULED, Silent())
+        assert started and run.task is not None
+        await run.task
+        assert run.outcome is not None and run.outcome.result == au.OK
+        assert run.outcome.to_json()["removed"] == 0
+    audit.close()
+    with ArticleStore(settings.store_path) as store:
+        assert store.count() == 20
