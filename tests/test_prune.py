@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from articles.ingest import ingest
 from articles.store import ArticleStore
-from bot.cli import main
 from bot import audit as au
+from bot.cli import main
 from bot.reindex import SCAN, SCHEDULED, Progress, ReindexRunner, Silent, reindex_now
 from bot.settings import Settings
+from tests.conftest import ROOT
 from tests.test_ingest import write_pages
 
 
@@ -171,3 +174,17 @@ async def test_the_scheduled_scan_through_the_runner_keeps_an_export(tmp_path: P
     audit.close()
     with ArticleStore(settings.store_path) as store:
         assert store.count() == 20
+
+
+def test_bantin_start_twice_keeps_an_export(tmp_path: Path) -> None:
+    """`make run` / `bantin start` ingests BANTIN_SOURCES with pruning on every start."""
+    write_export(tmp_path / "src" / "export.jsonl", list(range(30)))
+    env = {**os.environ, "BANTIN_DATA_DIR": str(tmp_path / "data"), "BANTIN_SOURCES": str(tmp_path / "src")}
+    env.pop("BANTIN_TOKEN", None)
+    for summary in ("thêm mới: 30", "không đổi: 30"):
+        result = subprocess.run([sys.executable, "-m", "bot.cli", "start"], cwd=ROOT, env=env, input="",
+                                capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0, result.stderr
+        assert summary in result.stderr and "đã xoá" not in result.stderr
+    with ArticleStore(tmp_path / "data" / "articles.sqlite") as store:
+        assert store.count() == 30
