@@ -449,6 +449,7 @@ def _positive(text: str) -> int:
 _FULL = ("đĩa đã đầy", "giải phóng chỗ trống trên đĩa rồi chạy lại")
 _READ_ONLY = ("không được phép ghi (ổ chỉ đọc hoặc thiếu quyền)",
               "cho phép ghi vào thư mục đó, hoặc đặt BANTIN_DATA_DIR một thư mục ghi được")
+_CHECK = "kiểm tra thư mục dữ liệu và ổ đĩa rồi chạy lại"
 _ERRNO = {
     errno.ENOSPC: _FULL, errno.EDQUOT: _FULL, errno.EFBIG: ("tệp vượt giới hạn kích thước", _FULL[1]),
     errno.EROFS: _READ_ONLY, errno.EACCES: _READ_ONLY, errno.EPERM: _READ_ONLY,
@@ -459,19 +460,19 @@ _SQLITE = {
     "disk is full": _FULL,
     "readonly database": _READ_ONLY,
     "unable to open database file": ("không mở được tệp cơ sở dữ liệu", _READ_ONLY[1]),
-    "disk i/o error": ("lỗi đọc/ghi đĩa (đĩa đầy hoặc hỏng?)", "kiểm tra chỗ trống và tình trạng ổ đĩa rồi chạy lại"),
+    "disk i/o error": ("lỗi đọc/ghi đĩa (đĩa đầy hoặc hỏng?)", _CHECK),
 }
 
 
 def storage_error(exc: OSError | sqlite3.Error, data_dir: Path) -> tuple[str, str]:
     """`lỗi:` and `gợi ý:` for a storage failure; the data already stored is left as it was."""
     if isinstance(exc, OSError):
-        reason, hint = _ERRNO.get(exc.errno or 0, (exc.strerror or type(exc).__name__, _FULL[1]))
+        reason, hint = _ERRNO.get(exc.errno or 0, (exc.strerror or type(exc).__name__, _CHECK))
         where = f" ({exc.filename})" if exc.filename else ""
         detail = f"{reason}{where}"
     else:
         text = str(exc)
-        reason, hint = next((v for k, v in _SQLITE.items() if k in text.lower()), (text, _FULL[1]))
+        reason, hint = next((v for k, v in _SQLITE.items() if k in text.lower()), (text, _CHECK))
         detail = f"{reason} ({text})" if reason != text else text
     return (f"không ghi được dữ liệu vào {data_dir}: {detail}",
             f"{hint}; dữ liệu đã lưu trước đó không bị thay đổi")
