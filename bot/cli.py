@@ -12,7 +12,7 @@ from typing import TypeVar
 
 from articles.ingest import IngestReport, ingest
 from articles.model import Article
-from articles.rawpage import PageError, parse_page
+from articles.rawpage import NotAPage, PageError, parse_page
 from articles.store import ArticleStore
 from bot.messages import Messages
 from bot.progress import Reporter
@@ -135,23 +135,27 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def cmd_parse(args: argparse.Namespace, settings: Settings) -> int:
-    """Parse one page; exit 1 with the reason when it is not an article."""
+    """Parse one page; exit 1 with the reason (in the CLI's language) when it is not an article."""
+    say = messages(args, settings)
     try:
         data = args.file.read_bytes()
-    except OSError as exc:
-        raise UserError(f"không đọc được {args.file}: {exc.strerror or exc}") from exc
-    try:
         article = parse_page(data, source=str(args.file.resolve()))
-    except PageError as exc:
-        if args.json:
-            print(json.dumps({"error": str(exc), "source": str(args.file)}, ensure_ascii=False))
+    except (OSError, PageError) as exc:
+        if isinstance(exc, OSError):
+            error = say.say("cannot_read", args.file, say.os_reason(exc))
+        elif isinstance(exc, NotAPage):
+            error = say.say("not_article", args.file, say.say("not_article_markdown"))
         else:
-            print(f"{args.file}: {exc}", file=sys.stderr)
+            error = say.say("page_error", args.file, exc)
+        if args.json:
+            print(json.dumps({"error": error, "source": str(args.file)}, ensure_ascii=False))
+        else:
+            print(error, file=sys.stderr)
         return 1
     if args.json:
         print(json.dumps(parse_json(article), ensure_ascii=False, indent=2))
     else:
-        print(describe_article(article))
+        print(describe_article(article, say))
     return 0
 
 
@@ -160,15 +164,13 @@ def parse_json(article: Article) -> dict[str, object]:
     return {**article.to_json(), "lead": article.lead}
 
 
-def describe_article(article: Article) -> str:
-    lines = [
-        f"Tiêu đề:   {article.title}",
-        f"Ngày đăng: {article.to_json()['published'] or '—'}",
-        f"Lượt xem:  {article.views if article.views is not None else '—'}",
-        f"Tác giả:   {article.author or '—'}",
-        f"Đoạn văn:  {len(article.paragraphs)}",
-        "",
-    ]
+def describe_article(article: Article, say: Messages | None = None) -> str:
+    say = say or Messages()
+    fields = [("label_title", article.title), ("label_published", article.to_json()["published"] or "—"),
+              ("label_views", article.views if article.views is not None else "—"),
+              ("label_author", article.author or "—"), ("label_paragraphs", len(article.paragraphs))]
+    width = max(len(say.say(name)) for name, _ in fields) + 2
+    lines = [f"{say.say(name) + ':':<{width}}{value}" for name, value in fields] + [""]
     lines += [f"[{n}] {text}\n" for n, text in enumerate(article.paragraphs, 1)]
     return "\n".join(lines)
 
@@ -240,19 +242,25 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_related(args: argparse.Namespace, settings: Settings) -> int:
-    """Print articles related to one article."""
+    """Print articles related to one article; an id not in the store is an error (exit 1)."""
+    say = messages(args, settings)
     index = _open_index(settings)
     try:
-        hits = index.related(args.id)
+        known = _stored(settings, args.id)
+        hits = index.related(args.id) if known else []
     finally:
         index.close()
+    if not known:
+        print(say.say("related_unknown", args.id), file=sys.stderr)
+        print(say.say("related_unknown_hint"), file=sys.stderr)
+        return 1
     if args.json:
         results = [h.to_json() for h in hits]
         print(json.dumps({"query": args.id, "total": len(results), "page": 1, "results": results,
                           "suggestion": None}, ensure_ascii=False, indent=2))
         return 0
     if not hits:
-        print(f"không có bài liên quan với {args.id}")
+        print(say.say("related_none", args.id))
     for n, hit in enumerate(hits, 1):
         print(f"{n}. [{hit.id}] {hit.title}")
     return 0
@@ -458,6 +466,11 @@ def messages(args: argparse.Namespace, settings: Settings) -> Messages:
 def reporter(say: Messages, phase: str, unit: str, quiet: bool) -> Reporter:
     """A progress callback for one phase of long work (bar on a terminal, lines elsewhere)."""
     return Reporter(say.say(phase), say, unit=unit, quiet=quiet)
+
+
+def _stored(settings: Settings, article_id: str) -> bool:
+    with ArticleStore(settings.store_path, readonly=True) as store:
+        return store.get(article_id) is not None
 
 
 def _open_index(settings: Settings):  # type: ignore[no-untyped-def]

@@ -303,3 +303,44 @@ def test_backup_command(env: Path, data: Path, capsys: pytest.CaptureFixture[str
     assert "không có kho nào để sao lưu" in capsys.readouterr().err
 
 
+
+
+# -- the command line's smaller faults ---------------------------------------------------------
+
+
+def test_related_to_an_unknown_id_is_an_error(env: Path, data: Path, capsys: pytest.CaptureFixture[str],
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BANTIN_DATA_DIR", str(data))
+    assert main(["related", "nope"]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == "" and "không có bài nào mang id nope" in captured.err
+    assert main(["related", "nope", "--lang", "en", "--json"]) == 1
+    assert "no article with id nope" in capsys.readouterr().err
+    assert main(["search", "đảng", "--json"]) == 0
+    known = json.loads(capsys.readouterr().out)["results"][0]["id"]
+    assert main(["related", known]) == 0
+
+
+def test_parse_a_missing_file_says_why_in_the_cli_language(tmp_path: Path,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    missing = tmp_path / "missing.txt"
+    assert main(["parse", str(missing)]) == 1
+    err = capsys.readouterr().err
+    assert f"không đọc được {missing}: không có tệp này" in err and "No such file" not in err
+    assert main(["parse", str(missing), "--lang", "en"]) == 1
+    assert f"cannot read {missing}: no such file" in capsys.readouterr().err
+    assert main(["parse", str(tmp_path), "--json"]) == 1
+    assert "thư mục" in json.loads(capsys.readouterr().out)["error"]
+
+
+def test_parse_rejects_a_readme_but_not_real_pages(capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.conftest import REAL_SAMPLE, ROOT
+
+    assert main(["parse", str(ROOT / "README.md")]) == 1
+    assert "không phải trang bài viết" in capsys.readouterr().err
+    assert main(["parse", str(ROOT / "README.md"), "--lang", "en"]) == 1
+    assert "not an article page (looks like a Markdown document" in capsys.readouterr().err
+    pages = sorted(SAMPLES.glob("*.txt")) + ([REAL_SAMPLE] if REAL_SAMPLE.exists() else [])
+    for page in pages:
+        assert main(["parse", str(page)]) == 0, page
+    assert "Title:" in (main(["parse", str(pages[0]), "--lang", "en"]) or capsys.readouterr().out)
