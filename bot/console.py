@@ -96,7 +96,9 @@ class Console:
               file=self.out)
 
 
-def run_console(settings: Settings, *, language: str = "vi", stdin: TextIO = sys.stdin, editor: bool = False) -> int:
+def run_console(settings: Settings, *, language: str = "vi", stdin: TextIO | None = None,
+                editor: bool = False) -> int:
+    stdin = stdin if stdin is not None else sys.stdin  # read at call time (tests swap sys.stdin)
     with ArticleStore(settings.store_path) as store:
         core = Core(store, settings.index_root, Renderer(), per_page=settings.per_page, bot_username="bantin_bot",
                     digest_time=settings.digest_time, digest_size=settings.digest_size,
