@@ -29,11 +29,11 @@ class Console:
     """Numbers every button of the session so `#N` can press it, like a finger on a phone: the
     buttons of earlier messages keep working, as they do in Telegram."""
 
-    def __init__(self, core: Core, language: str = "vi", out: TextIO = sys.stdout, *,
+    def __init__(self, core: Core, language: str = "vi", out: TextIO | None = None, *,
                  files: Path | None = None, editor: EditorConsole | None = None) -> None:
         self.core = core
         self.language = language
-        self.out = out
+        self.out = out if out is not None else sys.stdout
         self.files = files  # where attached files (a long article's .txt) are saved; None: not saved
         self.editor = editor  # `bantin chat --editor`: the editors' commands and buttons work too
         self.buttons: list[tuple[str, str]] = []  # (callback data, query of its message), #1 first
