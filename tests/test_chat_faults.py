@@ -134,6 +134,8 @@ def test_dry_run_now_shows_the_consoles_own_digest(core: Core, data: Path, monke
                                                    capsys: pytest.CaptureFixture[str]) -> None:
     core.command("subscribe", "07:00", "vi")  # the console's chat
     core.command("subscribe", "07:00", "vi", chat=5)
+    with core.subs._db as db:  # both subscribed yesterday: the two new articles are theirs
+        db.execute("UPDATE digest_subscribers SET since=?", ((datetime.now(UTC) - timedelta(days=1)).isoformat(),))
     monkeypatch.setenv("BANTIN_DATA_DIR", str(data))
     monkeypatch.delenv("BANTIN_TOKEN", raising=False)
     assert main(["digest", "--dry-run", "--now"]) == 0
