@@ -344,3 +344,18 @@ def test_parse_rejects_a_readme_but_not_real_pages(capsys: pytest.CaptureFixture
     for page in pages:
         assert main(["parse", str(page)]) == 0, page
     assert "Title:" in (main(["parse", str(pages[0]), "--lang", "en"]) or capsys.readouterr().out)
+
+
+def test_every_bantin_variable_the_code_reads_is_documented() -> None:
+    """Beyond settings.ENV (tests/test_cli.py): any BANTIN_* name the code mentions."""
+    import re
+
+    from tests.conftest import ROOT
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    names = {name for folder in ("articles", "index", "bot") for path in (ROOT / folder).glob("*.py")
+             for name in re.findall(r"\bBANTIN_[A-Z_]+\b", path.read_text(encoding="utf-8"))}
+    assert "BANTIN_LANG" in names
+    assert sorted(n for n in names if f"`{n}`" not in readme) == []
+    for name in ("bantin.service", "bantin-backup.timer", "nginx-bantin.conf", "bantin.cron"):
+        assert (ROOT / "deploy" / name).exists() and f"`{name}`" in readme, name
