@@ -84,19 +84,19 @@ def _quick_check(path: Path, count_sql: str) -> int:
 def check_store(path: Path, say: Messages) -> Finding:
     if not path.exists():
         return Finding(say.say("dr_store_missing"), say.say("dr_store_missing_fix"))
-    try:
-        count = _quick_check(path, "SELECT count(*) FROM articles")
-    except sqlite3.Error as exc:
-        return Finding(say.say("dr_store_bad", path.name, exc), say.say("dr_store_bad_fix", path.name))
-    return Finding(say.say("dr_store_ok", count))
+    return _check_db(path, "SELECT count(*) FROM articles", "dr_store_ok", say)
 
 
 def check_state(path: Path, say: Messages) -> Finding:
+    return _check_db(path, "SELECT count(*) FROM digest_subscribers WHERE active=1", "dr_state_ok", say)
+
+
+def _check_db(path: Path, count_sql: str, ok: str, say: Messages) -> Finding:
     try:
-        count = _quick_check(path, "SELECT count(*) FROM digest_subscribers WHERE active=1")
+        count = _quick_check(path, count_sql)
     except sqlite3.Error as exc:
         return Finding(say.say("dr_store_bad", path.name, exc), say.say("dr_store_bad_fix", path.name))
-    return Finding(say.say("dr_state_ok", count))
+    return Finding(say.say(ok, count))
 
 
 def check_index(settings: Settings, say: Messages) -> Finding:
