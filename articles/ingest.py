@@ -6,6 +6,7 @@ and articles are written in batches, each in its own transaction.
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from collections import Counter
@@ -89,14 +90,33 @@ def discover(paths: Iterable[Path]) -> tuple[list[Path], list[tuple[str, str]], 
     return files, missing, skipped
 
 
-def iter_inputs(files: list[Path]) -> Iterator[tuple[int, Article | RecordError]]:
-    """(file number, article or error) for every page and every JSON Lines record."""
+def iter_inputs(files: list[Path], on_read: Progress | None = None) -> Iterator[tuple[int, Article | RecordError]]:
+    """(file number, article or error) for every page and every JSON Lines record.
+
+    `on_read(bytes read, total bytes)`: input consumed so far, smooth even for one big export."""
+    sizes = [_size(path) for path in files] if on_read is not None else []
+    total, before = sum(sizes), 0
     for number, path in enumerate(files, 1):
         if is_jsonl(path):
-            for item in read_jsonl(path):
+            tell = None if on_read is None else functools.partial(_moved, on_read, before, total)
+            for item in read_jsonl(path, on_read=tell):
                 yield number, item
         else:
             yield number, read_page(path)
+        if on_read is not None:
+            before += sizes[number - 1]
+            on_read(before, total)
+
+
+def _moved(on_read: Progress, before: int, total: int, read: int) -> None:
+    on_read(before + read, total)
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
 
 
 def read_page(path: Path) -> Article | RecordError:
@@ -120,6 +140,7 @@ def ingest(
     *,
     prune: bool = False,
     progress: Progress | None = None,
+    read_progress: Progress | None = None,
 ) -> IngestReport:
     """Store every article found under `paths`; with `prune`, drop articles whose source is gone.
 
@@ -127,6 +148,9 @@ def ingest(
     it, or whose id left an export that was read without a single bad line. Anything that now
     fails to read keeps its last good version (an editor's typo must never delete published
     news), and so does everything under a folder that could not be walked.
+
+    `progress(files done, files)` counts files; `read_progress(bytes, total bytes)` counts input,
+    which keeps moving inside one big JSON Lines export (the command line's bar uses it).
     """
     started = time.perf_counter()
     paths = list(paths)
@@ -148,7 +172,7 @@ def ingest(
         report.unchanged += len(batch) - len(unique)
         batch.clear()
 
-    for number, item in iter_inputs(files):
+    for number, item in iter_inputs(files, read_progress):
         if isinstance(item, RecordError):
             report.failed.append((item.where, item.reason))
             store.record_failure(item.where, item.reason)

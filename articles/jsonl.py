@@ -5,9 +5,10 @@ from __future__ import annotations
 import gzip
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO, cast
 
 from articles.model import Article, parse_published
 from articles.text import clean_text, split_paragraphs
@@ -26,20 +27,24 @@ def is_jsonl(path: Path) -> bool:
     return name.endswith(".jsonl") or name.endswith(".jsonl.gz") or name.endswith(".ndjson")
 
 
-def read_jsonl(path: Path) -> Iterator[Article | RecordError]:
+def read_jsonl(path: Path, *, on_read: Callable[[int], None] | None = None) -> Iterator[Article | RecordError]:
     """Yield articles (or per-line errors) lazily, so a huge export never sits in memory.
 
     Sources are `<absolute path>#<id>` whatever path was given: pruning matches them against
     the scanned folders, which are absolute, and a relative source would never match.
+    `on_read(bytes)`: told every few hundred lines how far into the file (compressed bytes) the
+    reading is, so one big export can show progress.
     """
     path = path.resolve()
-    opener = gzip.open if path.name.lower().endswith(".gz") else open
     try:
-        with opener(path, "rb") as raw:
+        with open(path, "rb") as file:
+            raw = cast(BinaryIO, gzip.GzipFile(fileobj=file) if path.name.lower().endswith(".gz") else file)
             stream = io.TextIOWrapper(raw, encoding="utf-8-sig", errors="strict")
             lineno = 0
             while True:
                 lineno += 1
+                if on_read is not None and lineno % 256 == 0:
+                    on_read(file.tell())
                 try:
                     line = stream.readline()
                 except (UnicodeDecodeError, OSError, EOFError) as exc:

@@ -296,9 +296,9 @@ class Core:
 
     def about(self, lang: str) -> Reply:
         first, last = self.store.date_range()
-        newest = self.store.first_seen_newest()
+        newest = self.store.first_seen_newest()  # UTC; shown in Vietnam time, like the digests
         return Reply(self.renderer.render(lang, "about", count=self.store.count(), first=first, last=last,
-                                          newest_seen=newest))
+                                          newest_seen=newest.astimezone(VIETNAM) if newest else None))
 
     def related(self, article_id: str, lang: str) -> Reply:
         article = self.store.get(article_id)
@@ -457,7 +457,9 @@ class Core:
         window = dg.recent_window(self.store, now)
         digest = dg.build_digest(window, since=since, topics=topics, matcher=self._topic_matcher(window))
         next_at = next_slot(subscriber.slot, now) if subscriber is not None and active else None
-        parts = dg.render_digest(self.renderer, lang, digest, size=self.digest_size, preview=True, next_at=next_at)
+        status = "active" if active else "none" if subscriber is None else "stopped"
+        parts = dg.render_digest(self.renderer, lang, digest, size=self.digest_size, preview=True, next_at=next_at,
+                                 status=status)
         if not parts:
             return [self.notice("digest_empty", lang, subscribed=active, topics=topics,
                                 since=digest.since.astimezone(VIETNAM),

@@ -276,11 +276,12 @@ def build_digest(window: Window, *, since: datetime, topics: Sequence[str], matc
 
 
 def render_digest(renderer: Renderer, lang: str, digest: Digest, *, size: int, offset: int = 0,
-                  preview: bool = False, next_at: datetime | None = None) -> list[Part]:
+                  preview: bool = False, next_at: datetime | None = None, status: str = "active") -> list[Part]:
     """Messages for articles [offset, offset+size) of a digest; [] when there is nothing.
 
     Articles are packed into as few messages as Telegram's limits allow; the last one carries a
     "more" button (stateless: the window and the offset) when articles remain, and a settings one.
+    `status` (previews): the reader's subscription, `active`, `stopped` or `none`, for the closing line.
     """
     shown = digest.articles[offset : offset + size]
     if not shown:
@@ -288,8 +289,8 @@ def render_digest(renderer: Renderer, lang: str, digest: Digest, *, size: int, o
     groups = _pack([_item(n, a) for n, a in enumerate(shown, offset + 1)])
     remaining = max(0, len(digest.articles) - offset - len(shown))
     common = {
-        "preview": preview, "continued": offset > 0, "total": len(digest.articles), "shown": len(shown),
-        "offset": offset, "remaining": remaining, "topics": digest.topics,
+        "preview": preview, "status": status, "continued": offset > 0, "total": len(digest.articles),
+        "shown": len(shown), "offset": offset, "remaining": remaining, "topics": digest.topics,
         "since": digest.since.astimezone(VIETNAM), "next_at": next_at.astimezone(VIETNAM) if next_at else None,
     }
     while True:
@@ -310,7 +311,8 @@ def render_digest(renderer: Renderer, lang: str, digest: Digest, *, size: int, o
 
 
 def _item(number: int, article: Article) -> dict[str, Any]:
-    date = article.published or article.first_seen
+    # Only the publication date: beside 🗓 the ingest time would pass for one (issue 13).
+    date = article.published
     if isinstance(date, datetime):
         date = date.astimezone(VIETNAM)
     read = f"/xem_{article.id}" if not article.url and _READ_ID.match(article.id) else None

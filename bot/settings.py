@@ -59,6 +59,9 @@ class Settings:
     #: Processes that run searches, so a busy bot uses more than one core; each holds its own
     #: decoded index (about the index size in memory). None (`auto`) = one per core, at most 4.
     search_workers: int | None = None
+    #: Language of the command line's own output (summaries, progress, doctor): the editors'
+    #: Vietnamese by default, `en` for an English-speaking operator.
+    lang: str = "vi"
 
     @property
     def search_processes(self) -> int:
@@ -110,6 +113,7 @@ ENV = {
     "scan_minutes": "BANTIN_SCAN_MINUTES",
     "read_document_chars": "BANTIN_READ_DOCUMENT_CHARS",
     "search_workers": "BANTIN_SEARCH_WORKERS",
+    "lang": "BANTIN_LANG",
 }
 
 
@@ -167,6 +171,10 @@ def _convert(name: str, raw: Any, where: str, default: Any) -> Any:
             return _editor_ids(raw)
         if name == "scan_minutes" and not 0 <= int(raw) <= 10080:
             raise ValueError("cần số phút từ 1 đến 10080 (một tuần), hoặc 0 để tắt quét tự động")
+        if name == "lang":
+            if str(raw).strip().lower() not in {"vi", "en"}:
+                raise ValueError("cần vi hoặc en")
+            return str(raw).strip().lower()
         if name == "search_workers":
             if str(raw).strip().lower() == "auto":
                 return None
