@@ -23,7 +23,7 @@ from articles.store import ArticleStore
 from bot import callbacks as cb
 from bot import digest as dg
 from bot import reading
-from bot.render import LISTED_TITLE, MAX_MESSAGE, Renderer, fit_listing, plain_length, safe, shorten
+from bot.render import LISTED_TITLE, MAX_MESSAGE, MAX_PER_PAGE, Renderer, fit_listing, plain_length, safe, shorten
 from bot.schedule import VIETNAM, clock_time, next_slot, shift_clock
 from bot.subscriptions import CONSOLE_CHAT, Part, Place, SubscriptionStore, utcnow
 from index.pool import PooledIndex
@@ -40,9 +40,6 @@ INLINE_TITLE = 256
 INLINE_DESCRIPTION = 200
 INLINE_MESSAGE_TITLE = 1000
 INLINE_LEAD = 600
-#: Most results one message can show: even with every title at LISTED_TITLE, the longest date and
-#: `/xem_<id>` line, and the longest query, 10 results fit in Telegram's 4096 characters.
-MAX_PER_PAGE = 10
 _READ_ID = re.compile(r"^[A-Za-z0-9_]{1,40}$")
 _COMMAND = re.compile(r"^/([A-Za-z0-9_]{1,64})(?:@(\w+))?(?:\s+(.*))?$", re.DOTALL)
 READ_COMMANDS = ("xem", "read")

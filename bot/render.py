@@ -25,6 +25,9 @@ MAX_ENTITIES = 100
 #: units: a real headline is shorter, and a scraper's 1,600-character "title" must not crowd out the
 #: other results.
 LISTED_TITLE = 200
+#: Most results one message lists (BANTIN_PER_PAGE): even with every title at LISTED_TITLE, the
+#: longest date and `/xem_<id>` line and the longest query, 10 results fit in 4096 characters.
+MAX_PER_PAGE = 10
 #: If a listing still does not fit (many results, snippets already gone), titles shrink in steps.
 _SHORTER_TITLES = (100, 50, 24)
 _TAG = re.compile(r"<(/?)([a-z-]+)[^>]*>")

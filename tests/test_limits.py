@@ -15,7 +15,8 @@ import pytest
 from articles.model import Article
 from articles.store import ArticleStore
 from bot.core import Core, Reply
-from bot.render import Renderer
+from bot.render import MAX_PER_PAGE, Renderer
+from bot.settings import SettingsError, load_settings
 from index.maintenance import update_index
 from tests.fake_botapi import parse_telegram_html
 
@@ -74,3 +75,19 @@ def test_eight_results_with_huge_titles_fit_in_one_message(long_titles: Core, la
     text = valid(reply)
     assert text.count("…") >= 8  # every title was cut, with an ellipsis
     assert "20" in text and ("kết quả" in text or "results" in text)
+
+
+def test_per_page_is_at_most_ten(tmp_path: Path) -> None:
+    """More than ten results cannot always fit one message, so BANTIN_PER_PAGE refuses more, and a
+    Core built with more (tests, embedders) shows ten a page, the same on every page."""
+    with pytest.raises(SettingsError, match="BANTIN_PER_PAGE"):
+        load_settings({"BANTIN_PER_PAGE": "11"})
+    assert load_settings({"BANTIN_PER_PAGE": str(MAX_PER_PAGE)}).per_page == MAX_PER_PAGE == 10
+    core = make_core(tmp_path, [article(n, long_title(n, 300)) for n in range(1, 26)], per_page=50)
+    try:
+        first, third = core.search("chuyen doi so", "vi"), core.search("chuyen doi so", "vi", page=3)
+        assert "25 kết quả, trang 1/3" in valid(first) and "\n10. " in valid(first)
+        assert "\n21. " in valid(third) and "\n25. " in valid(third)
+    finally:
+        core.close()
+        core.store.close()
