@@ -344,7 +344,7 @@ class Core:
         limits, numbered when there are several; "Tin liên quan" (only) under the last."""
         if self.read_document_chars and len(article.text) > self.read_document_chars:
             return [self.article_document(article, lang)]
-        title, byline = article.title, article.author
+        title, byline = self._title(article.title, lang), article.author
 
         def render(text: str, part: int, parts: int) -> str:
             return self.renderer.render(lang, "article", article=article, title=title, byline=byline, text=text,
@@ -371,7 +371,8 @@ class Core:
         words = len(article.text.split())
         caption = ""
         for cut in (None, 300, 100):  # a caption is at most 1024 characters: shorten what can be long
-            title = article.title if cut is None else shorten(article.title, cut)
+            title = self._title(article.title, lang)
+            title = title if cut is None else shorten(title, cut)
             byline = article.author if cut is None or not article.author else shorten(article.author, cut)
             caption = self.renderer.render(lang, "article_document", article=article, title=title, byline=byline,
                                            chars=len(article.text), minutes=max(1, round(words / READING_SPEED)))

@@ -270,3 +270,14 @@ def test_channel_list_always_fits(rows: list[tuple[str, str, str, list[str], boo
             for n, (title, name, reason, topics, active) in enumerate(rows)]
     core = type("C", (), {"subs": Board(subs), "clock": staticmethod(lambda: NOW), "renderer": RENDERER})()
     reply_ok(Channels(cast(Any, core)).listing(lang))
+
+
+@SOME
+@given(article=articles, author=nasty, body=st.lists(nasty, max_size=6), lang=st.sampled_from(["vi", "en"]))
+def test_articles_read_in_the_chat_always_fit(article: Article, author: str, body: list[str], lang: str) -> None:
+    article = Article(id=article.id, title=article.title, paragraphs=tuple(p for p in body if p.strip()),
+                      published=article.published, author=author or None)
+    core = core_over(Shelf())
+    core.read_document_chars = 0  # always messages, however long
+    for reply in core.article_messages(article, lang):
+        reply_ok(reply)
