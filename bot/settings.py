@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import articles
+from bot.render import MAX_PER_PAGE
 
 BUNDLED_SAMPLES = Path(articles.__file__).resolve().parent / "samples"
 DEFAULT_API_URL = "https://api.telegram.org"
@@ -161,6 +162,8 @@ def _convert(name: str, raw: Any, where: str, default: Any) -> Any:
             if not match:
                 raise ValueError("cần giờ dạng HH:MM, từ 00:00 đến 23:59")
             return f"{int(match[1]):02d}:{match[2]}"
+        if name == "per_page" and not 1 <= int(raw) <= MAX_PER_PAGE:
+            raise ValueError(f"cần từ 1 đến {MAX_PER_PAGE} kết quả: nhiều hơn thì một tin nhắn không chứa nổi")
         if name == "digest_size" and not 1 <= int(raw) <= 50:
             raise ValueError("cần từ 1 đến 50 bài")
         if name == "digest_rate" and not 0 < float(raw) <= 30:
