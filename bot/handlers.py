@@ -25,7 +25,7 @@ from telegram import (
 )
 from telegram.constants import ChatType, ParseMode
 from telegram.error import BadRequest, Forbidden
-from telegram.ext import ContextTypes
+from telegram.ext import ApplicationHandlerStop, ContextTypes
 
 from bot import audit, channels, editors, membership
 from bot.core import DIGEST_COMMANDS, Core, Reply, parse_command
@@ -143,6 +143,37 @@ def addressed_text(message: Message, username: str | None) -> str | None:
         if author and author.is_bot and (author.username or "").lower() == username.lower():
             return text
     return None
+
+
+# -- channels: posts are never commands ---------------------------------------------------------------
+
+
+def from_channel(update: Update) -> bool:
+    """A post in a channel (new or edited), Telegram's copy of one in the channel's discussion
+    group, or a button pressed under a message in a channel."""
+    if update.channel_post is not None or update.edited_channel_post is not None:
+        return True
+    message = update.message or update.edited_message
+    if message is not None and (message.chat.type == ChatType.CHANNEL or message.is_automatic_forward):
+        return True
+    query = update.callback_query
+    return query is not None and query.message is not None and query.message.chat.type == ChatType.CHANNEL
+
+
+async def channel_guard(update: Update, context: Context) -> None:
+    """Registered before every other handler (group -1), so the rule holds for every route.
+
+    Whoever may post in a channel is not thereby allowed to manage its digest: that is the
+    editors' job, with /channel from a private chat. And a reply in a channel is public to all
+    its readers. So the bot does nothing for channel posts, and refuses buttons pressed there
+    (a query must still be answered, privately, as a toast).
+    """
+    if not from_channel(update):
+        return
+    query = update.callback_query
+    if query is not None:
+        await query.answer(core_of(context).renderer.label(lang_of(update), "channel_ignored"), show_alert=True)
+    raise ApplicationHandlerStop
 
 
 # -- commands ------------------------------------------------------------------------------------
