@@ -823,6 +823,13 @@ class FakeBotAPI:
             self._store(chat_id, msg, from_bot=True)
             return int(msg["message_id"])
 
+    def delete_by_user(self, chat_id: int, message_id: int) -> None:
+        """A user deletes a message in their chat (the bot is not told, as in Telegram)."""
+        with self._cond:
+            stored = self._find(chat_id, message_id)
+            if stored is not None:
+                stored.deleted = True
+
     def press_button(
         self,
         chat_id: int,
