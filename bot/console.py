@@ -11,6 +11,7 @@ from typing import TextIO
 
 from articles.store import ArticleStore
 from bot.core import Core, Document, Reply
+from bot.reading import saved_filename
 from bot.render import Renderer
 from bot.settings import Settings
 
@@ -79,7 +80,7 @@ class Console:
         path = None
         if self.files is not None:
             self.files.mkdir(parents=True, exist_ok=True)
-            path = self.files / document.filename
+            path = self.files / saved_filename(document.filename, document.article_id)
             path.write_bytes(document.content)
         chars = len(document.content.decode("utf-8", "replace"))
         print(self.core.renderer.label(self.language, "console_file", document.filename, chars, path or ""),

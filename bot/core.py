@@ -78,6 +78,8 @@ class Document:
 
     filename: str
     content: bytes
+    #: The article it holds: where two articles' names clash (same title), this tells them apart.
+    article_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -363,7 +365,8 @@ class Core:
                                            chars=len(article.text), minutes=max(1, round(words / READING_SPEED)))
             if plain_length(caption) <= reading.MAX_CAPTION:
                 break
-        return Reply(caption, self._related_row(article.id, lang), document=Document(filename, content.encode()))
+        return Reply(caption, self._related_row(article.id, lang),
+                     document=Document(filename, content.encode(), article.id))
 
     # -- buttons -------------------------------------------------------------------------------
 
