@@ -351,7 +351,8 @@ def test_channel_posts_cannot_change_or_stop_its_digest_and_get_no_answer(fake: 
     unattached = new_channel(fake)
     group = -100700 - next(_chats)  # the channel's linked discussion group
     fake.set_chat(group, type="supergroup", title="Thảo luận Báo Đảng xã")
-    attach_directly(data, chan, slot="07:00")
+    slot = far_slot()
+    attach_directly(data, chan, slot=slot, since=datetime.now(UTC))  # nothing is due while the test runs
     with running_bot(fake, data, BANTIN_EDITORS=str(EDITOR)):
         for text in ("/subscribe 23:30", f"/dangky@{fake.bot_username} 22:00 đảng viên", "/settings", "/digest",
                      "/help", "/khong-lenh", "/xem_1", "/reindex", "/stats", "/channel off", "/start"):
@@ -369,7 +370,7 @@ def test_channel_posts_cannot_change_or_stop_its_digest_and_get_no_answer(fake: 
         assert _to_chats(fake, chan, unattached, group) == []
     with SubscriptionStore(data / "bot.sqlite") as subs:
         sub = subs.get(chan)
-        assert sub is not None and sub.active and sub.slot == "07:00" and sub.topics == ()
+        assert sub is not None and sub.active and sub.slot == slot and sub.topics == ()
         assert subs.get(unattached) is None and subs.get(group) is None
     assert "Traceback" not in (data / "bot.log").read_text()
     assert fake.violations == []
@@ -377,7 +378,8 @@ def test_channel_posts_cannot_change_or_stop_its_digest_and_get_no_answer(fake: 
 
 def test_digest_buttons_in_a_channel_are_refused_to_everyone(fake: FakeBotAPI, data: Path) -> None:
     chan = new_channel(fake)
-    attach_directly(data, chan, slot="07:00")
+    slot = far_slot()
+    attach_directly(data, chan, slot=slot, since=datetime.now(UTC))  # nothing is due while the test runs
     fake.set_chat_member(chan, 4242, "administrator")
     # A settings keyboard an older version left in the channel, readable (and pressable) by every reader.
     left = {"inline_keyboard": [[{"text": "01:00", "callback_data": "d|t|0100"},
@@ -397,6 +399,6 @@ def test_digest_buttons_in_a_channel_are_refused_to_everyone(fake: FakeBotAPI, d
         assert len(fake.calls("answerCallbackQuery")) == len(presses) + 1  # each answered exactly once
     with SubscriptionStore(data / "bot.sqlite") as subs:
         sub = subs.get(chan)
-        assert sub is not None and sub.active and sub.slot == "07:00"
+        assert sub is not None and sub.active and sub.slot == slot
         assert subs.get(4243) is None and subs.get(4242) is None
     assert fake.violations == []
