@@ -19,6 +19,7 @@ from telegram.ext import (
     CommandHandler,
     InlineQueryHandler,
     MessageHandler,
+    TypeHandler,
     filters,
 )
 
@@ -62,6 +63,8 @@ def build_application(settings: Settings) -> Application:  # type: ignore[type-a
 def add_handlers(application: Application) -> None:  # type: ignore[type-arg]
     private = filters.ChatType.PRIVATE
     groups = filters.ChatType.GROUPS
+    # First, for every update: channel posts are never commands (see handlers.channel_guard).
+    application.add_handler(TypeHandler(Update, handlers.channel_guard), group=-1)
     application.add_handler(CommandHandler("start", handlers.start))
     application.add_handler(CommandHandler("help", handlers.help_command))
     application.add_handler(CommandHandler("about", handlers.about))

@@ -7,6 +7,10 @@ non-editor poking at editor commands is worth knowing about too.
 
 A reindex is one row, written when it starts (`running`) and completed when it ends, so a run cut
 short by a crash stays visible: the next start marks such rows `interrupted`.
+
+Bounded, because anyone can make the bot write here by typing /reindex: a user's refused
+attempts are recorded at most `REFUSALS_PER_HOUR` times an hour (later ones only counted, in
+their last row's `more`), and the table keeps the newest `MAX_ROWS` rows.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import sqlite3
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +36,7 @@ CREATE TABLE IF NOT EXISTS editor_audit (
     detail TEXT NOT NULL DEFAULT '{}'
 );
 CREATE INDEX IF NOT EXISTS editor_audit_action ON editor_audit(action, id);
+CREATE INDEX IF NOT EXISTS editor_audit_user ON editor_audit(user_id, result, id);
 CREATE TABLE IF NOT EXISTS editor_menus (user_id INTEGER PRIMARY KEY);
 """
 
@@ -39,6 +44,10 @@ CREATE TABLE IF NOT EXISTS editor_menus (user_id INTEGER PRIMARY KEY);
 RUNNING, OK, FAILED, REFUSED, BUSY, INTERRUPTED = "running", "ok", "failed", "refused", "busy", "interrupted"
 #: Actions that change the store or the index (the others only read).
 REINDEX_ACTIONS = ("reindex", "reindex full", "scan")
+#: Refused attempts recorded per user and hour; the rest only raise the last row's `more`.
+REFUSALS_PER_HOUR = 10
+#: Rows kept (the newest; a run still going is kept until it ends): years of a newsroom's use.
+MAX_ROWS = 100_000
 
 
 def utcnow() -> datetime:
@@ -66,8 +75,9 @@ class AuditLog:
     another feature's write may hold it for a moment.
     """
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, *, max_rows: int = MAX_ROWS) -> None:
         self.path = Path(path)
+        self.max_rows = max_rows
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=30)
@@ -91,8 +101,29 @@ class AuditLog:
     def record(self, user_id: int | None, user_name: str, action: str, result: str,
                detail: dict[str, Any] | None = None, *, now: datetime | None = None) -> int:
         """An action that is over as soon as it happened (a view, a refusal)."""
-        moment = (now or utcnow()).isoformat()
-        return self._insert(moment, moment, user_id, user_name, action, result, detail)
+        moment = now or utcnow()
+        if result == REFUSED:
+            counted = self._count_refusal(user_id, moment)
+            if counted is not None:
+                return counted
+        return self._insert(moment.isoformat(), moment.isoformat(), user_id, user_name, action, result, detail)
+
+    def _count_refusal(self, user_id: int | None, moment: datetime) -> int | None:
+        """Past the hourly allowance, a refusal only counts in the user's latest refused row
+        (`more`, and `finished_at` = the last attempt); returns that row's id, or None to insert."""
+        since = (moment - timedelta(hours=1)).isoformat()
+        with self._lock, self._db:
+            recent = self._db.execute(
+                "SELECT id, detail FROM editor_audit WHERE user_id IS ? AND result = ? AND started_at > ?"
+                " ORDER BY id DESC LIMIT ?", (user_id, REFUSED, since, REFUSALS_PER_HOUR)).fetchall()
+            if len(recent) < REFUSALS_PER_HOUR:
+                return None
+            last_id, detail = recent[0]
+            parsed = _load(detail)
+            parsed["more"] = int(parsed.get("more", 0)) + 1
+            self._db.execute("UPDATE editor_audit SET detail = ?, finished_at = ? WHERE id = ?",
+                             (_dump(parsed), moment.isoformat(), last_id))
+            return int(last_id)
 
     def begin(self, user_id: int | None, user_name: str, action: str, detail: dict[str, Any] | None = None,
               *, now: datetime | None = None) -> int:
@@ -127,7 +158,11 @@ class AuditLog:
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (started, finished, user_id, user_name, action, result, _dump(detail)),
             )
-            return int(cur.lastrowid or 0)
+            new_id = int(cur.lastrowid or 0)
+            # Ids only grow (AUTOINCREMENT): everything this far back is older than the newest max_rows.
+            self._db.execute("DELETE FROM editor_audit WHERE id <= ? AND result != ?",
+                             (new_id - self.max_rows, RUNNING))
+            return new_id
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -175,12 +210,17 @@ def _dump(detail: dict[str, Any] | None) -> str:
     return json.dumps(detail or {}, ensure_ascii=False, default=str)
 
 
-def _entry(row: tuple[Any, ...]) -> Entry:
-    entry_id, started, finished, user_id, user_name, action, result, detail = row
+def _load(detail: str | None) -> dict[str, Any]:
     try:
         parsed = json.loads(detail) if detail else {}
     except json.JSONDecodeError:
         parsed = {}
+    return parsed if isinstance(parsed, dict) else {}
+
+
+def _entry(row: tuple[Any, ...]) -> Entry:
+    entry_id, started, finished, user_id, user_name, action, result, detail = row
+    parsed = _load(detail)
     return Entry(
         id=int(entry_id),
         started_at=datetime.fromisoformat(started),
@@ -189,5 +229,5 @@ def _entry(row: tuple[Any, ...]) -> Entry:
         user_name=str(user_name or ""),
         action=str(action),
         result=str(result),
-        detail=parsed if isinstance(parsed, dict) else {},
+        detail=parsed,
     )

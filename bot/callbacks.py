@@ -14,7 +14,11 @@ MAX_BYTES = 64
 QUERY_IN_MESSAGE = "\x1f"
 _SORTS = {"r": "relevance", "n": "newest"}
 _SORT_CODES = {v: k for k, v in _SORTS.items()}
-_ID = re.compile(r"^[\w.:-]{1,48}$")
+_ID = re.compile(r"[\w.:-]{1,48}")
+_DIGITS = re.compile(r"[0-9]{1,6}")
+_B36 = re.compile(r"[0-9a-z]{1,13}")
+#: Digest windows end before 2100: a forged larger timestamp would overflow a datetime later.
+MAX_MICROS = 4_102_444_800 * 1_000_000
 
 
 class BadCallback(ValueError):
@@ -61,8 +65,8 @@ class DigestMoreButton:
 #: Digest settings actions and the shape of their value: a time 'HHMM', a topic 'n:tag', or none.
 DIGEST_ACTIONS = {"time": "t", "drop": "x", "clear": "c", "stop": "u", "start": "s", "show": "g", "preview": "p"}
 _DIGEST_CODES = {v: k for k, v in DIGEST_ACTIONS.items()}
-_HHMM = re.compile(r"^([01]\d|2[0-3])[0-5]\d$")
-_DROP = re.compile(r"^[1-9]:[0-9a-f]{6}$")
+_HHMM = re.compile(r"([01][0-9]|2[0-3])[0-5][0-9]")
+_DROP = re.compile(r"[1-9]:[0-9a-f]{6}")
 
 
 @dataclass(frozen=True)
@@ -97,7 +101,11 @@ def encode(button: Callback) -> str:
 
 
 def decode(data: str | None) -> Callback:
-    """Parse button data; anything unexpected is a BadCallback, never another exception."""
+    """Parse button data; anything unexpected is a BadCallback, never another exception.
+
+    Every field is checked whole (`fullmatch`, ASCII digits, ranges), so what is returned can be
+    used as is: the client chooses callback data, and a forged one must not reach the core as an
+    OverflowError or a ValueError."""
     if not data or len(data.encode("utf-8", "surrogatepass")) > MAX_BYTES:
         raise BadCallback("empty or oversized")
     kind, _, rest = data.partition("|")
@@ -106,15 +114,17 @@ def decode(data: str | None) -> Callback:
     if kind == "s":
         page, _, rest = rest.partition("|")
         sort, _, query = rest.partition("|")
-        if sort not in _SORTS or not page.isdigit() or not 1 <= int(page) <= 1000 or not query:
+        number = _number(page, 1, 1000)
+        if sort not in _SORTS or number is None or not query:
             raise BadCallback("bad page button")
-        return PageButton(int(page), _SORTS[sort], None if query == QUERY_IN_MESSAGE else query)
-    if kind == "r" and _ID.match(rest):
+        return PageButton(number, _SORTS[sort], None if query == QUERY_IN_MESSAGE else query)
+    if kind == "r" and id_fits(rest):
         return RelatedButton(rest)
     if kind == "f":
         article_id, _, part = rest.rpartition("|")
-        if _ID.match(article_id) and part.isdigit() and 1 <= int(part) <= 1000:
-            return ReadButton(article_id, int(part))
+        number = _number(part, 1, 1000)
+        if id_fits(article_id) and number is not None:
+            return ReadButton(article_id, number)
     if kind == "d":
         return _decode_digest(rest)
     raise BadCallback(f"unknown button {kind!r}")
@@ -124,20 +134,27 @@ def _decode_digest(rest: str) -> Callback:
     code, _, value = rest.partition("|")
     if code == "m":
         fields = value.split("|")
-        if len(fields) == 3 and all(re.fullmatch(r"[0-9a-z]{1,13}", f) for f in fields[:2]) \
-                and fields[2].isdigit() and 1 <= int(fields[2]) <= 10000:
-            since, until = int(fields[0], 36), int(fields[1], 36)
-            if since < until:
-                return DigestMoreButton(since, until, int(fields[2]))
+        if len(fields) == 3 and all(_B36.fullmatch(f) for f in fields[:2]):
+            since, until, offset = int(fields[0], 36), int(fields[1], 36), _number(fields[2], 1, 10000)
+            if since < until <= MAX_MICROS and offset is not None:
+                return DigestMoreButton(since, until, offset)
         raise BadCallback("bad digest more button")
     action = _DIGEST_CODES.get(code)
-    if action == "time" and _HHMM.match(value):
+    if action == "time" and _HHMM.fullmatch(value):
         return DigestButton(action, value)
-    if action == "drop" and _DROP.match(value):
+    if action == "drop" and _DROP.fullmatch(value):
         return DigestButton(action, value)
     if action in ("clear", "stop", "start", "show", "preview") and not value:
         return DigestButton(action)
     raise BadCallback(f"bad digest button {code!r}")
+
+
+def _number(text: str, low: int, high: int) -> int | None:
+    """ASCII digits within [low, high], else None ("²" is a str.isdigit() digit int() refuses)."""
+    if not _DIGITS.fullmatch(text):
+        return None
+    value = int(text)
+    return value if low <= value <= high else None
 
 
 def _b36(value: int) -> str:

@@ -12,6 +12,7 @@ from typing import TextIO
 from articles.store import ArticleStore
 from bot.console_editor import EditorConsole
 from bot.core import Core, Document, Reply, parse_command
+from bot.reading import saved_filename
 from bot.render import Renderer
 from bot.settings import Settings
 
@@ -89,7 +90,7 @@ class Console:
         path = None
         if self.files is not None:
             self.files.mkdir(parents=True, exist_ok=True)
-            path = self.files / document.filename
+            path = self.files / saved_filename(document.filename, document.article_id)
             path.write_bytes(document.content)
         chars = len(document.content.decode("utf-8", "replace"))
         print(self.core.renderer.label(self.language, "console_file", document.filename, chars, path or ""),

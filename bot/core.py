@@ -41,7 +41,11 @@ INLINE_DESCRIPTION = 200
 INLINE_MESSAGE_TITLE = 1000
 INLINE_LEAD = 600
 _READ_ID = re.compile(r"^[A-Za-z0-9_]{1,40}$")
-_COMMAND = re.compile(r"^/([A-Za-z0-9_]{1,64})(?:@(\w+))?(?:\s+(.*))?$", re.DOTALL)
+#: Any word after "/" is a command: Telegram marks `/khong-lenh` as one (up to the "-"), and the
+#: user deserves a reply rather than silence. Valid names are `[A-Za-z0-9_]`; others are unknown.
+_COMMAND = re.compile(r"^/([^\s@]+)(?:@(\S*))?(?:\s+(.*))?$", re.DOTALL)
+#: How much of an unknown command the reply repeats.
+SHOWN_COMMAND = 40
 READ_COMMANDS = ("xem", "read")
 #: `/start xem_<id>`: a deep link (t.me/<bot>?start=xem_<id>) that opens an article. Telegram allows
 #: start payloads of up to 64 characters from A-Z, a-z, 0-9, _ and -.
@@ -80,6 +84,8 @@ class Document:
 
     filename: str
     content: bytes
+    #: The article it holds: where two articles' names clash (same title), this tells them apart.
+    article_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -226,8 +232,9 @@ class Core:
             return [self.search(args, lang)]
         prefix, _, article_id = command.partition("_")
         if prefix in READ_COMMANDS and article_id:
-            return self.read(article_id, lang)
-        return [self.notice("unknown_command", lang, command="/" + command)]
+            # Only ids that read_command offers; anything else cannot be an article of ours.
+            return self.read(article_id, lang) if _READ_ID.fullmatch(article_id) else [self.notice("not_found", lang)]
+        return [self.notice("unknown_command", lang, command=shorten("/" + command, SHOWN_COMMAND))]
 
     def notice(self, template: str, lang: str, /, **context: Any) -> Reply:
         return Reply(self.renderer.render(lang, template, **context))
@@ -378,7 +385,8 @@ class Core:
                                            chars=len(article.text), minutes=max(1, round(words / READING_SPEED)))
             if plain_length(caption) <= reading.MAX_CAPTION:
                 break
-        return Reply(caption, self._related_row(article.id, lang), document=Document(filename, content.encode()))
+        return Reply(caption, self._related_row(article.id, lang),
+                     document=Document(filename, content.encode(), article.id))
 
     # -- buttons -------------------------------------------------------------------------------
 

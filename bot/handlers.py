@@ -9,11 +9,13 @@ from __future__ import annotations
 import asyncio
 import html
 import logging
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from telegram import (
     Bot,
+    CallbackQuery,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     InlineQueryResultArticle,
@@ -25,18 +27,20 @@ from telegram import (
 )
 from telegram.constants import ChatType, ParseMode
 from telegram.error import BadRequest, Forbidden
-from telegram.ext import ContextTypes
+from telegram.ext import ApplicationHandlerStop, ContextTypes
 
 from bot import audit, channels, editors, membership
 from bot.core import DIGEST_COMMANDS, Core, Reply, parse_command
 from bot.ratelimit import RateLimiter
-from bot.render import language_of
+from bot.render import ENTITY_TYPES, language_of, telegram_view
 from bot.subscriptions import Subscriber
 from bot.usage import count_query
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 Context = ContextTypes.DEFAULT_TYPE
+#: Button presses answered lately, so the error handler never answers one a second time.
+ANSWERED_KEPT = 1000
 
 
 # -- plumbing -----------------------------------------------------------------------------------
@@ -106,6 +110,48 @@ async def send_to(bot: Bot, chat_id: int, reply: Reply) -> None:
                            link_preview_options=LinkPreviewOptions(is_disabled=True))
 
 
+async def answer(context: Context, query: CallbackQuery, text: str | None = None, *, alert: bool = False) -> None:
+    """Answer a button press, and remember it: Telegram accepts one answer per press, so the error
+    handler must not add its apology to a press that was already answered."""
+    answered: OrderedDict[str, None] = context.bot_data.setdefault("answered", OrderedDict())
+    answered[query.id] = None
+    while len(answered) > ANSWERED_KEPT:
+        answered.popitem(last=False)
+    await query.answer(text, show_alert=alert)
+
+
+def was_answered(context: Context, query: CallbackQuery) -> bool:
+    return query.id in context.bot_data.get("answered", {})
+
+
+def shows(message: Message, reply: Reply) -> bool:
+    """Whether `message` already shows `reply` (text, formatting, buttons): editing it to the same
+    would only cost a request and Telegram's 400 "message is not modified"."""
+    text, entities = telegram_view(reply.html)
+    shown = tuple(sorted(((e.type, e.offset, e.length, e.url) for e in message.entities
+                          if e.type in ENTITY_TYPES.values()), key=lambda e: (e[1], -e[2], e[0])))
+    markup = keyboard(reply)
+    return (message.text == text and shown == entities
+            and (message.reply_markup.to_dict() if message.reply_markup else None)
+            == (markup.to_dict() if markup else None))
+
+
+async def edit_pressed(query: CallbackQuery, message: Message, reply: Reply, *, previews: bool = False) -> None:
+    """Show `reply` in the message whose button was pressed; nothing when it already does. A
+    message that can no longer be edited (deleted, too old) gets `reply` as a new message
+    instead: the press is answered by now, and the presser still gets what they asked for."""
+    if shows(message, reply):
+        return
+    try:
+        await query.edit_message_text(reply.html, parse_mode=ParseMode.HTML, reply_markup=keyboard(reply),
+                                      link_preview_options=None if previews else LinkPreviewOptions(is_disabled=True))
+    except BadRequest as exc:
+        if "not modified" in str(exc).lower():
+            return
+        log.info("could not edit message %s in chat %s (%s): sent anew", message.message_id, message.chat_id, exc)
+        await reply_in(message, reply)
+
+
 async def allowed(update: Update, context: Context) -> bool:
     """Per-user rate limit; the first refusal in a row gets a polite 'please wait'."""
     limiter: RateLimiter = context.bot_data["limiter"]
@@ -143,6 +189,37 @@ def addressed_text(message: Message, username: str | None) -> str | None:
         if author and author.is_bot and (author.username or "").lower() == username.lower():
             return text
     return None
+
+
+# -- channels: posts are never commands ---------------------------------------------------------------
+
+
+def from_channel(update: Update) -> bool:
+    """A post in a channel (new or edited), Telegram's copy of one in the channel's discussion
+    group, or a button pressed under a message in a channel."""
+    if update.channel_post is not None or update.edited_channel_post is not None:
+        return True
+    message = update.message or update.edited_message
+    if message is not None and (message.chat.type == ChatType.CHANNEL or message.is_automatic_forward):
+        return True
+    query = update.callback_query
+    return query is not None and query.message is not None and query.message.chat.type == ChatType.CHANNEL
+
+
+async def channel_guard(update: Update, context: Context) -> None:
+    """Registered before every other handler (group -1), so the rule holds for every route.
+
+    Whoever may post in a channel is not thereby allowed to manage its digest: that is the
+    editors' job, with /channel from a private chat. And a reply in a channel is public to all
+    its readers. So the bot does nothing for channel posts, and refuses buttons pressed there
+    (a query must still be answered, privately, as a toast).
+    """
+    if not from_channel(update):
+        return
+    query = update.callback_query
+    if query is not None:
+        await answer(context, query, core_of(context).renderer.label(lang_of(update), "channel_ignored"), alert=True)
+    raise ApplicationHandlerStop
 
 
 # -- commands ------------------------------------------------------------------------------------
@@ -291,25 +368,18 @@ async def button(update: Update, context: Context) -> None:
     if (message is not None and message.chat.type in (ChatType.GROUP, ChatType.SUPERGROUP)
             and channels.changes_digest(query.data)
             and not await membership.is_admin(context.bot, message.chat.id, query.from_user.id)):
-        await query.answer(core.renderer.label(lang, "digest_admins_only"), show_alert=True)
+        await answer(context, query, core.renderer.label(lang, "digest_admins_only"), alert=True)
         return
     try:
         chat = message.chat_id if message is not None else query.from_user.id
         result = await in_thread(context, core.callback, query.data, lang, message_query=query_in_message(message),
                                  chat=chat)
     except TimeoutError:
-        await query.answer(core.renderer.label(lang, "busy"), show_alert=True)
+        await answer(context, query, core.renderer.label(lang, "busy"), alert=True)
         return
-    await query.answer(result.answer, show_alert=result.alert)
+    await answer(context, query, result.answer, alert=result.alert)
     if result.edit is not None and message is not None:
-        try:
-            await query.edit_message_text(
-                result.edit.html, parse_mode=ParseMode.HTML, reply_markup=keyboard(result.edit),
-                link_preview_options=LinkPreviewOptions(is_disabled=True),
-            )
-        except BadRequest as exc:
-            if "not modified" not in str(exc).lower():
-                raise
+        await edit_pressed(query, message, result.edit)
     for reply in result.send:
         if message is not None:
             await reply_in(message, reply)
@@ -358,7 +428,7 @@ async def editor_only(update: Update, context: Context, action: str) -> bool:
         return True
     await desk.log(user, action, "refused", {"data": update.callback_query.data} if update.callback_query else None)
     if update.callback_query is not None:
-        await update.callback_query.answer(desk.label(lang_of(update), "editor_only"), show_alert=True)
+        await answer(context, update.callback_query, desk.label(lang_of(update), "editor_only"), alert=True)
     elif await allowed(update, context):
         await send(update, [desk.refusal(lang_of(update))])
     return False
@@ -410,14 +480,9 @@ async def editor_button(update: Update, context: Context) -> None:
     message = query.message if isinstance(query.message, Message) else None
     result = await desk_of(context).press(query.data, lang_of(update), update.effective_user,
                                           lambda: status_message(update, context))
-    await query.answer(result.answer, show_alert=result.alert)
+    await answer(context, query, result.answer, alert=result.alert)
     if result.edit is not None and message is not None:
-        try:
-            await query.edit_message_text(result.edit.html, parse_mode=ParseMode.HTML,
-                                          reply_markup=keyboard(result.edit))
-        except BadRequest as exc:
-            if "not modified" not in str(exc).lower():
-                raise
+        await edit_pressed(query, message, result.edit, previews=True)
     for reply in result.send:
         if update.effective_chat is not None:
             await context.bot.send_message(update.effective_chat.id, reply.html, parse_mode=ParseMode.HTML,
@@ -560,7 +625,8 @@ async def error_handler(update: object, context: Context) -> None:
     try:
         core = core_of(context)
         if update.callback_query is not None:
-            await update.callback_query.answer(core.renderer.label(lang_of(update), "busy"), show_alert=True)
+            if not was_answered(context, update.callback_query):
+                await answer(context, update.callback_query, core.renderer.label(lang_of(update), "busy"), alert=True)
         elif update.effective_message is not None:
             await send(update, [core.notice("error", lang_of(update))])
     except Exception:  # the apology itself failed: nothing more to do than log it

@@ -6,6 +6,7 @@ network. Lengths are UTF-16 code units, the unit Telegram counts its limits in (
 
 from __future__ import annotations
 
+import hashlib
 import re
 from bisect import bisect_right
 
@@ -21,6 +22,7 @@ _SENTENCE_END = re.compile(r"[.!?…][\"'”’»)\]]*(?=\s)")
 _WORD_END = re.compile(r"\S(?=\s)")
 _NOT_SLUG = re.compile(r"[^a-z0-9]+")
 _VISIBLE = re.compile(r"\S")
+_SAFE_ID = re.compile(r"[A-Za-z0-9_-]{1,40}")
 
 
 def split_message_text(text: str, first: int, rest: int) -> list[str]:
@@ -77,6 +79,19 @@ def document_filename(title: str, fallback: str) -> str:
         cut = slug[: room + 1].rfind("-")
         slug = slug[:cut] if cut >= room // 2 else slug[:room].rstrip("-")
     return f"{slug or _slug(fallback)[:room]}.txt"
+
+
+def saved_filename(filename: str, article_id: str) -> str:
+    """The name a document is saved under on disk (the console's `files/`): its name plus the
+    article's id, since two articles can share a title and so a name. An id that cannot be part
+    of a file name as it is becomes its slug and a short hash of it: distinct ids, distinct names."""
+    if not article_id:
+        return filename
+    tag = article_id
+    if not _SAFE_ID.fullmatch(article_id):
+        digest = hashlib.blake2b(article_id.encode("utf-8", "surrogatepass"), digest_size=4).hexdigest()
+        tag = "-".join(part for part in (_slug(article_id)[:24].strip("-"), digest) if part)
+    return f"{filename.removesuffix('.txt')}-{tag}.txt"
 
 
 def _slug(text: str) -> str:

@@ -31,6 +31,13 @@ MAX_PER_PAGE = 10
 #: If a listing still does not fit (many results, snippets already gone), titles shrink in steps.
 _SHORTER_TITLES = (100, 50, 24)
 _TAG = re.compile(r"<(/?)([a-z-]+)[^>]*>")
+_TAG_OR_TEXT = re.compile(r"<(/?)([a-z-]+)([^>]*)>|[^<]+")
+_HREF = re.compile(r'href="([^"]*)"')
+#: The formatting entities Telegram makes of our tags (auto-detected ones, e.g. bot_command, aside).
+ENTITY_TYPES = {"b": "bold", "strong": "bold", "i": "italic", "em": "italic", "u": "underline", "ins": "underline",
+                "s": "strikethrough", "strike": "strikethrough", "del": "strikethrough", "code": "code",
+                "pre": "pre", "a": "text_link", "tg-spoiler": "spoiler", "blockquote": "blockquote"}
+Entity = tuple[str, int, int, str | None]  # type, offset and length in UTF-16 units, url
 
 
 def language_of(code: str | None) -> str:
@@ -154,3 +161,36 @@ def fit_listing(render: Callable[[list[dict[str, Any]]], str], items: Sequence[d
         rows = [{**row, "title": shorten(str(row["title"]), cap)} for row in rows]
         html_text = render(rows)
     return html_text
+
+
+def telegram_view(html_text: str) -> tuple[str, tuple[Entity, ...]]:
+    """The text and formatting entities a message shows after Telegram parses our HTML (and trims
+    the text's ends): what an edit would change, so an identical one can be skipped. Our own
+    HTML only (autoescaped templates), not a general parser."""
+    parts: list[str] = []
+    units = 0
+    opened: list[tuple[str, int, str | None]] = []
+    entities: list[Entity] = []
+    for match in _TAG_OR_TEXT.finditer(html_text):
+        closing, name, attributes = match.groups()
+        if name is None:
+            chunk = html.unescape(match.group(0))
+            parts.append(chunk)
+            units += utf16_len(chunk)
+        elif not closing:
+            href = _HREF.search(attributes or "")
+            opened.append((name, units, html.unescape(href.group(1)) if href and name == "a" else None))
+        elif opened:
+            tag, start, url = opened.pop()
+            if units > start and tag in ENTITY_TYPES:
+                entities.append((ENTITY_TYPES[tag], start, units - start, url))
+    text = "".join(parts)
+    shift = utf16_len(text) - utf16_len(text.lstrip())
+    text = text.strip()
+    end = utf16_len(text)
+    trimmed = []
+    for kind, start, length, url in entities:
+        first, last = max(start - shift, 0), min(start - shift + length, end)
+        if last > first:
+            trimmed.append((kind, first, last - first, url))
+    return text, tuple(sorted(trimmed, key=lambda e: (e[1], -e[2], e[0])))

@@ -793,6 +793,43 @@ class FakeBotAPI:
             self._store(chat_id, msg, from_bot=False)
             return self.push_update({"message": msg})
 
+    def send_channel_post(self, chat_id: int, text: str, *, edit_of: int | None = None) -> int:
+        """Someone with the right to post publishes ``text`` in a channel (``edit_of``: edits that
+        post instead). Like Telegram: a ``channel_post`` with ``sender_chat`` the channel and no
+        ``from``; a leading /command gets its bot_command entity. Returns the post's message_id."""
+        with self._cond:
+            chat = dict(self._known_chat(chat_id, chat_type="channel"))
+            msg: dict[str, Any] = {
+                "message_id": edit_of if edit_of is not None else self._next_message_id(chat_id),
+                "sender_chat": dict(chat),
+                "chat": chat,
+                "date": int(time.time()),
+            }
+            _set_text(msg, text, None)
+            if edit_of is not None:
+                msg["edit_date"] = int(time.time())
+            self._store(chat_id, msg, from_bot=False)
+            self.push_update({"edited_channel_post" if edit_of is not None else "channel_post": msg})
+            return int(msg["message_id"])
+
+    def leave_bot_message(self, chat_id: int, text: str, reply_markup: dict[str, Any] | None = None) -> int:
+        """A message the bot sent earlier (e.g. a keyboard left in a chat by an older version),
+        stored as sendMessage would store it, without a recorded call; returns its message_id."""
+        with self._cond:
+            msg = self._new_bot_message(chat_id, {})
+            msg["text"] = text
+            if reply_markup is not None:
+                msg["reply_markup"] = reply_markup
+            self._store(chat_id, msg, from_bot=True)
+            return int(msg["message_id"])
+
+    def delete_by_user(self, chat_id: int, message_id: int) -> None:
+        """A user deletes a message in their chat (the bot is not told, as in Telegram)."""
+        with self._cond:
+            stored = self._find(chat_id, message_id)
+            if stored is not None:
+                stored.deleted = True
+
     def press_button(
         self,
         chat_id: int,

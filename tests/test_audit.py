@@ -97,3 +97,30 @@ def test_count_query_without_a_counter_is_a_no_op(tmp_path: Path) -> None:
     counter = QueryCounter(tmp_path / "bot.sqlite")
     count_query({"queries": counter})
     assert counter.today() == 1
+
+
+def test_a_spammers_refused_attempts_are_counted_not_piled_up(tmp_path: Path) -> None:
+    start = datetime(2026, 11, 20, 1, 0, tzinfo=UTC)
+    with au.AuditLog(tmp_path / "bot.sqlite") as log:
+        for n in range(500):
+            log.record(42, "Spam", "reindex", au.REFUSED, {"data": "e|r"}, now=start + timedelta(seconds=n))
+        log.record(43, "Lan", "stats", au.REFUSED, now=start)  # someone else is still recorded
+        rows = log.recent(1000)
+        assert len([r for r in rows if r.user_id == 42]) == au.REFUSALS_PER_HOUR and len(rows) == 11
+        last = max((r for r in rows if r.user_id == 42), key=lambda r: r.id)
+        assert last.detail == {"data": "e|r", "more": 500 - au.REFUSALS_PER_HOUR}
+        assert last.finished_at == start + timedelta(seconds=499)  # when the last attempt came
+        log.record(42, "Spam", "reindex", au.REFUSED, now=start + timedelta(hours=1, seconds=10))
+        assert len([r for r in log.recent(1000) if r.user_id == 42]) == au.REFUSALS_PER_HOUR + 1  # a new hour
+        log.record(42, "Spam", "stats", au.OK, now=start)  # only refusals are limited
+        assert log.recent(1)[0].result == au.OK
+
+
+def test_the_audit_table_keeps_the_newest_rows(tmp_path: Path) -> None:
+    with au.AuditLog(tmp_path / "bot.sqlite", max_rows=50) as log:
+        run = log.begin(7, "Hoa", "reindex")
+        for n in range(200):
+            log.record(n, "User", "stats", au.OK)
+        rows = log.recent(1000)
+        assert len(rows) == 51 and rows[0].user_id == 199 and rows[49].user_id == 150
+        assert rows[50].id == run  # a run still going is kept until it ends

@@ -145,6 +145,18 @@ def test_parse_command() -> None:
     assert parse_command("/search@bantin_bot đảng viên") == ("search", "bantin_bot", "đảng viên")
     assert parse_command("/xem_p12ab") == ("xem_p12ab", None, "")
     assert parse_command("đảng viên") is None
+    # Not a valid command name, but a command all the same: it gets a polite reply, not silence.
+    assert parse_command("/khong-lenh") == ("khong-lenh", None, "")
+    assert parse_command("/xem_1'-- x") == ("xem_1'--", None, "x")
+    assert parse_command("/x@other-bot y") == ("x", "other-bot", "y")
+    assert parse_command("/") is None and parse_command("/ x") is None
+
+
+@pytest.mark.parametrize(("text", "expect"), [("/khong-lenh", "/khong-lenh"), ("/xem_1'--", "không còn trong kho"),
+                                              ("/xem_evil1.", "không còn trong kho"), ("/" + "x" * 5000, "/xxx")])
+def test_malformed_commands_get_a_polite_reply(core: Core, text: str, expect: str) -> None:
+    [reply] = core.message(text, "vi")
+    assert expect in valid(reply)
 
 
 @given(st.text(max_size=400))

@@ -107,6 +107,16 @@ def test_forged_and_stale_buttons_get_a_polite_answer(fake: FakeBotAPI, bot: sub
     assert_valid(fake)
 
 
+def test_a_forged_digest_button_is_stale_not_an_error(fake: FakeBotAPI, bot: subprocess.Popen[str], chat: int) -> None:
+    reply_to(fake, chat, "chi bo")
+    message_id = fake.messages_in(chat)[-1]["message_id"]
+    for data in ["d|m|0|zzzzzzzzzzzzz|1", "d|m|0|1|²", "s|²|r|q", "d|t|0100\n"]:
+        query_id = fake.press_button(chat, message_id, data, check=False)
+        [answer] = fake.wait_for("answerCallbackQuery", lambda c, q=query_id: c.params.get("callback_query_id") == q)
+        assert "Nút này đã cũ" in answer.params["text"], data
+    assert_valid(fake)
+
+
 def test_long_query_stays_in_the_page_buttons(fake: FakeBotAPI, bot: subprocess.Popen[str], chat: int) -> None:
     sent = reply_to(fake, chat, "nâng cao chất lượng sinh hoạt chi bộ đảng viên ở cơ sở")
     nav = [b for b in buttons(sent["_call"]) if b["text"].startswith("Sau")]  # type: ignore[arg-type]
@@ -128,6 +138,11 @@ def test_long_query_stays_in_the_page_buttons(fake: FakeBotAPI, bot: subprocess.
         ("مرحبا بالعالم", "Không tìm thấy"),
         ("/search", "Bạn muốn tìm gì"),
         ("/khonglenhnay", "không biết lệnh"),
+        ("/khong-lenh", "không biết lệnh /khong-lenh"),
+        ("/xem_1'--", "không còn trong kho"),
+        ("/xem_evil1.", "không còn trong kho"),
+        ("/xem_" + "a" * 3000, "không còn trong kho"),
+        ("/" + "x" * 3000, "không biết lệnh"),
     ],
 )
 def test_bad_input_gets_a_polite_reply(fake: FakeBotAPI, bot: subprocess.Popen[str], chat: int, text: str,

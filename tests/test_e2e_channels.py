@@ -140,7 +140,8 @@ def _audit(data: Path) -> list[tuple[str, str]]:
 
 def test_a_slot_is_posted_once_and_forcing_it_again_edits_the_post(fake: FakeBotAPI, data: Path) -> None:
     chan = new_channel(fake)
-    attach_directly(data, chan, slot=past_slot(), silent=True)
+    slot = past_slot()  # once: called again a minute later, it would name another slot
+    attach_directly(data, chan, slot=slot, silent=True)
     ingest(data, 3)
     with running_bot(fake, data, BANTIN_EDITORS=str(EDITOR)):  # catches up the slot it missed
         [post] = [fake.wait_for("sendMessage", lambda c: c.params.get("chat_id") == chan, timeout=20)[0]]
@@ -165,7 +166,7 @@ def test_a_slot_is_posted_once_and_forcing_it_again_edits_the_post(fake: FakeBot
     assert len(posts(fake, chan)) == 1 and len(fake.calls("editMessageText", chat_id=chan)) == 1
     with SubscriptionStore(data / "bot.sqlite") as subs:
         [row] = subs.deliveries(chan)
-        assert row["state"] == "sent" and row["revision"] == 1 and row["slot_key"].endswith("T" + past_slot())
+        assert row["state"] == "sent" and row["revision"] == 1 and row["slot_key"].endswith("T" + slot)
     assert fake.violations == []
 
 
@@ -327,4 +328,77 @@ def test_a_group_upgraded_to_a_supergroup_keeps_its_digest(fake: FakeBotAPI, dat
         assert not [c for c in fake.requests[since:] if c.method == "sendMessage" and c.params.get("chat_id") == old]
     with SubscriptionStore(data / "bot.sqlite") as subs:
         assert subs.get(old) is None
+    assert fake.violations == []
+
+
+# -- channel posts are not commands (SECURITY.md: channel posters can do nothing) ----------------
+
+
+def _to_chats(fake: FakeBotAPI, *chats: int) -> list[Call]:
+    """Everything the bot sent, edited or deleted in these chats (asking Telegram about them is fine)."""
+    return [c for c in fake.requests if c.params.get("chat_id") in chats
+            and c.method.startswith(("send", "edit", "delete", "copy", "forward", "pin"))]
+
+
+def _settle(fake: FakeBotAPI) -> None:
+    """Let the bot handle what was sent before: a private /help is answered after it, and a moment more."""
+    ask(fake, 7777, "/help")
+    time.sleep(1.0)
+
+
+def test_channel_posts_cannot_change_or_stop_its_digest_and_get_no_answer(fake: FakeBotAPI, data: Path) -> None:
+    chan = new_channel(fake)
+    unattached = new_channel(fake)
+    group = -100700 - next(_chats)  # the channel's linked discussion group
+    fake.set_chat(group, type="supergroup", title="Thảo luận Báo Đảng xã")
+    slot = far_slot()
+    attach_directly(data, chan, slot=slot, since=datetime.now(UTC))  # nothing is due while the test runs
+    with running_bot(fake, data, BANTIN_EDITORS=str(EDITOR)):
+        for text in ("/subscribe 23:30", f"/dangky@{fake.bot_username} 22:00 đảng viên", "/settings", "/digest",
+                     "/help", "/khong-lenh", "/xem_1", "/reindex", "/stats", "/channel off", "/start"):
+            fake.send_channel_post(chan, text)
+        typo = fake.send_channel_post(chan, "/subscrib")
+        fake.send_channel_post(chan, "/unsubscribe", edit_of=typo)  # an edited post is a post too
+        fake.send_channel_post(unattached, "/subscribe 06:00")
+        # Telegram copies every channel post into the linked group, as the channel.
+        fake.send_message_update(group, {"text": "/unsubscribe", "is_automatic_forward": True,
+                                         "sender_chat": fake._chat_brief(chan),
+                                         "entities": [{"type": "bot_command", "offset": 0, "length": 12}]},
+                                 chat_type="supergroup", user_id=777000, first_name="Telegram")
+        fake.send_channel_post(chan, "/unsubscribe")
+        _settle(fake)
+        assert _to_chats(fake, chan, unattached, group) == []
+    with SubscriptionStore(data / "bot.sqlite") as subs:
+        sub = subs.get(chan)
+        assert sub is not None and sub.active and sub.slot == slot and sub.topics == ()
+        assert subs.get(unattached) is None and subs.get(group) is None
+    assert "Traceback" not in (data / "bot.log").read_text()
+    assert fake.violations == []
+
+
+def test_digest_buttons_in_a_channel_are_refused_to_everyone(fake: FakeBotAPI, data: Path) -> None:
+    chan = new_channel(fake)
+    slot = far_slot()
+    attach_directly(data, chan, slot=slot, since=datetime.now(UTC))  # nothing is due while the test runs
+    fake.set_chat_member(chan, 4242, "administrator")
+    # A settings keyboard an older version left in the channel, readable (and pressable) by every reader.
+    left = {"inline_keyboard": [[{"text": "01:00", "callback_data": "d|t|0100"},
+                                 {"text": "Dừng", "callback_data": "d|u"}]]}
+    message = fake.leave_bot_message(chan, "Bản tin hằng ngày", left)
+    with running_bot(fake, data, BANTIN_EDITORS=str(EDITOR)):
+        presses = [("d|t|0100", 4242), ("d|u", 4243), ("d|u", EDITOR), ("d|s", 4243), ("d|c", 4243),
+                   ("d|g", 4243), ("d|p", 4243), ("d|x|1:abcdef", 4243), ("r|vn-1", 4243), ("e|r", EDITOR)]
+        for data_, user in presses:
+            query = fake.press_button(chan, message, data_, user_id=user, check=False)
+            [answer] = fake.wait_for("answerCallbackQuery", lambda c, q=query: c.params.get("callback_query_id") == q)
+            assert answer.params.get("show_alert") is True and "kênh" in answer.params["text"], data_
+        gone = fake.press_button(chan, 999, "d|u", user_id=4243, check=False)  # an inaccessible message
+        fake.wait_for("answerCallbackQuery", lambda c: c.params.get("callback_query_id") == gone)
+        _settle(fake)
+        assert _to_chats(fake, chan, 4242, 4243) == []
+        assert len(fake.calls("answerCallbackQuery")) == len(presses) + 1  # each answered exactly once
+    with SubscriptionStore(data / "bot.sqlite") as subs:
+        sub = subs.get(chan)
+        assert sub is not None and sub.active and sub.slot == slot
+        assert subs.get(4243) is None and subs.get(4242) is None
     assert fake.violations == []

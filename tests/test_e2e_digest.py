@@ -271,7 +271,8 @@ def test_settings_buttons_change_time_and_topics(shared_fake: FakeBotAPI, bot: P
         sub = subs.get(chat)
         assert sub is not None and sub.slot == "07:00" and sub.topics == ("hồ tiêu",)
     fake.press_button(chat, message_id, datas["🔕 Ngừng nhận"])
-    fake.wait_for("editMessageText", lambda c: c.params.get("chat_id") == chat, count=4)
+    # The third edit: the refused press left the message as it was, so it was not edited again.
+    fake.wait_for("editMessageText", lambda c: c.params.get("chat_id") == chat, count=3)
     with SubscriptionStore(bot / "bot.sqlite") as subs:
         assert not subs.get(chat).active  # type: ignore[union-attr]
     assert fake.violations == []
@@ -301,3 +302,23 @@ def test_groups_are_told_to_subscribe_privately(shared_fake: FakeBotAPI, bot: Pa
 def test_menu_offers_the_digest(shared_fake: FakeBotAPI, bot: Path) -> None:
     names = {c["command"] for c in shared_fake.commands() or []}
     assert {"subscribe", "settings"} <= names
+
+
+def test_pressing_a_setting_that_is_already_so_edits_nothing(shared_fake: FakeBotAPI, bot: Path) -> None:
+    fake, chat = shared_fake, next(_chats)
+    say(fake, chat, "/subscribe 18:00")
+    say(fake, chat, "/settings")
+    message_id = fake.messages_in(chat)[-1]["message_id"]
+    datas = {b["text"]: b["callback_data"] for b in buttons(fake.calls("sendMessage", chat_id=chat)[-1])}
+    fake.press_button(chat, message_id, datas["07:00"])
+    fake.wait_for("editMessageText", lambda c: c.params.get("chat_id") == chat)
+    for _ in range(3):  # it is 07:00 already: the message shows just that
+        query = fake.press_button(chat, message_id, datas["07:00"], check=False)
+        fake.wait_for("answerCallbackQuery", lambda c, q=query: c.params.get("callback_query_id") == q)
+    time.sleep(1.0)  # room for an edit after the answer, were there one
+    fake.press_button(chat, message_id, datas["12:00"], check=False)
+    edits = fake.wait_for("editMessageText", lambda c: c.params.get("chat_id") == chat, count=2)
+    time.sleep(0.5)
+    assert "12:00" in plain(edits[1]) and len(fake.calls("editMessageText", chat_id=chat)) == 2
+    assert [c.status for c in fake.calls("editMessageText", chat_id=chat)] == [200, 200]  # no "not modified"
+    assert fake.violations == []

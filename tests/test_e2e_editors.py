@@ -378,3 +378,20 @@ def test_sigterm_during_a_run_stops_it_at_the_next_file_and_says_so(tmp_path: Pa
     assert audit_rows(data)[-1] == (HOA, "reindex", "interrupted")
     assert store_count(data) == 6  # the held-back batch was never written: nothing half-done
     assert "Traceback" not in (data / "bot.log").read_text()
+
+
+def test_a_stale_editor_button_is_answered_exactly_once(fake: FakeBotAPI, data: Path) -> None:
+    ask(fake, HOA, "/stats")
+    deleted = fake.messages_in(HOA)[-1]["message_id"]
+    fake.delete_by_user(HOA, deleted)
+    ask(fake, HOA, "/stats")
+    shown = fake.messages_in(HOA)[-1]["message_id"]
+    for message_id in (deleted, 999999, shown):
+        since = len(fake.requests)
+        query = fake.press_button(HOA, message_id, "e|p|1000", user_id=HOA, check=False)
+        fake.wait_for("answerCallbackQuery", lambda c, q=query: c.params.get("callback_query_id") == q, since=since)
+        time.sleep(1.0)  # room for a second answer, were there one
+        answers = fake.calls("answerCallbackQuery", callback_query_id=query)
+        assert [c.status for c in answers] == [200], message_id
+    assert "Traceback" not in (data / "bot.log").read_text()
+    assert fake.violations == []

@@ -231,7 +231,7 @@ def test_console_shows_the_caption_and_saves_the_file(core: Core, tmp_path: Path
     out = io.StringIO()
     Console(core, "vi", out, files=tmp_path / "files").handle(f"/xem_{LONG}")
     shown = out.getvalue()
-    saved = tmp_path / "files" / "toan-van-nang-cao-chat-luong-sinh-hoat-chi-bo-o-dang-bo.txt"
+    saved = tmp_path / "files" / f"toan-van-nang-cao-chat-luong-sinh-hoat-chi-bo-o-dang-bo-{LONG}.txt"
     assert "📎 Kèm tệp toan-van-" in shown and "ký tự), đã lưu ở" in shown and str(saved) in shown
     article = core.store.get(LONG)
     assert article is not None and article.text in saved.read_text(encoding="utf-8")
@@ -245,3 +245,24 @@ def test_read_document_chars_setting() -> None:
     assert load_settings({"BANTIN_READ_DOCUMENT_CHARS": "0"}, config=Path("/x.toml")).read_document_chars == 0
     with pytest.raises(SettingsError, match="BANTIN_READ_DOCUMENT_CHARS"):
         load_settings({"BANTIN_READ_DOCUMENT_CHARS": "-5"}, config=Path("/x.toml"))
+
+
+def test_two_articles_with_the_same_title_are_saved_as_two_files(tmp_path: Path) -> None:
+    export = tmp_path / "same.jsonl"
+    title = "Hội nghị Ban Chấp hành Đảng bộ xã lần thứ mười"
+    for article_id, word in (("hn-1", "một"), ("hn/2 ..", "hai")):  # an id no file name can hold as is
+        write_export(export, article_id, title, [f"Phiên {word}. " * 40, f"Nội dung phiên {word}. " * 40],
+                     published="2030-01-03")
+    with ArticleStore(tmp_path / "articles.sqlite") as store:
+        ingest(store, [export])
+        core = Core(store, tmp_path / "index", Renderer(), read_document_chars=100)
+        out = io.StringIO()
+        console = Console(core, "vi", out, files=tmp_path / "files")
+        for article_id in ("hn-1", "hn/2 .."):
+            console.show(core.read(article_id, "vi")[0])
+        core.close()
+    saved = sorted((tmp_path / "files").iterdir())
+    assert [p.name for p in saved] == ["hoi-nghi-ban-chap-hanh-dang-bo-xa-lan-thu-muoi-hn-1.txt",
+                                       f"hoi-nghi-ban-chap-hanh-dang-bo-xa-lan-thu-muoi-hn-2-{saved[1].name[-12:-4]}.txt"]
+    assert "Phiên một" in saved[0].read_text(encoding="utf-8") and "Phiên hai" in saved[1].read_text(encoding="utf-8")
+    assert all(str(p) in out.getvalue() for p in saved)
