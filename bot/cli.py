@@ -23,11 +23,12 @@ T = TypeVar("T")
 
 
 class UserError(Exception):
-    """A known failure: printed as `lỗi: …` with a hint, exit code 2, never a traceback."""
+    """A known failure: printed as `lỗi: …` with a hint, exit code `code` (2 unless said), never a traceback."""
 
-    def __init__(self, message: str, hint: str | None = None) -> None:
+    def __init__(self, message: str, hint: str | None = None, *, code: int = 2) -> None:
         super().__init__(message)
         self.hint = hint
+        self.code = code
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -43,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_parse)
 
-    p = sub.add_parser("ingest", help="store raw pages and JSON Lines exports; update the index")
+    p = sub.add_parser("ingest", help="store raw pages and JSON Lines exports; build or update the index")
     p.add_argument("paths", nargs="*", type=Path, help="files or folders (default: BANTIN_SOURCES)")
     p.add_argument("--prune", action="store_true", help="remove articles whose page left a scanned folder")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
@@ -103,7 +104,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         return _fail(str(exc), "sửa biến môi trường hoặc bantin.toml (xem README, mục Settings)")
     except UserError as exc:
-        return _fail(str(exc), exc.hint)
+        return _fail(str(exc), exc.hint, exc.code)
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
@@ -155,9 +156,9 @@ def describe_article(article: Article) -> str:
 
 
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
-    """Store articles; update the index when one exists. Exit 1 when anything failed."""
+    """Store articles, then build or update the index. Exit 1 when anything failed."""
     paths: list[Path] = list(args.paths) or list(settings.sources)
-    report, update = run_ingest(settings, paths, prune=args.prune)
+    report, update = run_ingest(settings, paths, prune=args.prune, create_index=True)
     if args.json:
         payload = report.to_json()
         payload["index"] = update
@@ -379,12 +380,15 @@ def _print_plan(runner, subs, now, *, force: bool, chat: int | None, as_json: bo
 
 
 def _open_index(settings: Settings):  # type: ignore[no-untyped-def]
-    from index.searcher import IndexMissing, SearchIndex
+    from index.searcher import IndexDamaged, IndexMissing, SearchIndex
 
     try:
         return SearchIndex.open(settings.index_root)
     except IndexMissing as exc:
-        raise UserError("chưa có chỉ mục tìm kiếm", "chạy `bantin ingest` rồi `bantin reindex`") from exc
+        raise UserError("chưa có chỉ mục tìm kiếm", "chạy `bantin ingest` (nó dựng chỉ mục)") from exc
+    except IndexDamaged as exc:
+        # The store is intact and is the source of truth: a rebuild from it is the whole fix.
+        raise UserError(f"chỉ mục tìm kiếm bị hỏng ({exc.reason})", "chạy bantin reindex --full", code=1) from exc
 
 
 def _index_call(call: Callable[[], T]) -> T:
@@ -406,11 +410,11 @@ def _positive(text: str) -> int:
     return value
 
 
-def _fail(message: str, hint: str | None) -> int:
+def _fail(message: str, hint: str | None, code: int = 2) -> int:
     print(f"lỗi: {message}", file=sys.stderr)
     if hint:
         print(f"gợi ý: {hint}", file=sys.stderr)
-    return 2
+    return code
 
 
 if __name__ == "__main__":
