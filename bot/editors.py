@@ -29,7 +29,7 @@ from bot import audit as au
 from bot import callbacks as cb
 from bot.core import Button, CallbackResult, Core, Reply
 from bot.reindex import FULL, SCAN, SCHEDULED, ReindexRunner, Reporter, Run, Silent
-from bot.render import Renderer, fits
+from bot.render import Renderer, fits, number
 from bot.settings import Settings
 from bot.usage import QueryCounter
 
@@ -94,14 +94,6 @@ def decode_button(data: str | None) -> EditorButton:
 
 
 # -- formatting helpers passed to the templates -------------------------------------------------
-
-
-def number(value: int | float, lang: str, decimals: int = 0) -> str:
-    """1234567 → '1.234.567' (vi) or '1,234,567' (en); decimals with ',' in Vietnamese."""
-    text = f"{value:,.{decimals}f}"
-    if lang == "vi":
-        text = text.replace(",", "\x00").replace(".", ",").replace("\x00", ".")
-    return text
 
 
 def size(value: int | None, lang: str) -> str:
