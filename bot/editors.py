@@ -28,7 +28,7 @@ from articles.model import VIETNAM_TZ
 from bot import audit as au
 from bot import callbacks as cb
 from bot.core import Button, CallbackResult, Core, Reply
-from bot.reindex import FULL, SCAN, SCHEDULED, ReindexRunner, Reporter, Run, Silent
+from bot.reindex import AUTOMATIC, FULL, SCAN, SCHEDULED, ReindexRunner, Reporter, Run, Silent
 from bot.render import Renderer, fits, number
 from bot.settings import Settings
 from bot.usage import QueryCounter
@@ -227,7 +227,7 @@ class Desk:
         step = run.step
         percent = min(100, math.floor(100 * step.done / step.total)) if step.total else 0
         return {"run": run, "step": step, "percent": percent, "started": local(run.started_at),
-                "who": run.user_name, "scheduled": run.kind == SCHEDULED}
+                "who": run.user_name, "scheduled": run.kind == SCHEDULED, "automatic": run.kind in AUTOMATIC}
 
     # -- buttons --------------------------------------------------------------------------------
 
