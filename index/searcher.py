@@ -290,7 +290,9 @@ def _reason(exc: BaseException) -> str:
     text = str(exc) or type(exc).__name__
     if isinstance(exc, whoosh_index.EmptyIndexError):
         text = "không có bảng mục lục (TOC)"
-    return f"{type(exc).__name__}: {text}"[:200]
+    kind = type(exc)
+    name = kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
+    return f"{name}: {text}"[:200]
 
 
 def _positive(value: object, default: int) -> int:
