@@ -42,8 +42,12 @@ async def start_upkeep(bot: Any, desk: Desk) -> Run | None:
 
     core, runner = desk.core, desk.runner
     core.index_progress = lambda: building_progress(runner)
-    pending = await asyncio.to_thread(index_pending, core.store, desk.settings.index_root)
-    articles = await asyncio.to_thread(core.store.count)
+    try:
+        pending = await asyncio.to_thread(index_pending, core.store, desk.settings.index_root)
+        articles = await asyncio.to_thread(core.store.count)
+    except Exception:  # never stop the bot over the index: the build below reports what is wrong
+        log.exception("could not compare the search index with the article store; rebuilding it")
+        pending, articles = None, 0
     if core.damage is not None:
         kind = REPAIR
         log.info("rebuilding the damaged search index from the article store (%d articles) in the background",
