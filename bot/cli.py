@@ -47,6 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ingest", help="store raw pages and JSON Lines exports; build or update the index")
     p.add_argument("paths", nargs="*", type=Path, help="files or folders (default: BANTIN_SOURCES)")
     p.add_argument("--prune", action="store_true", help="remove articles whose page left a scanned folder")
+    p.add_argument("--no-index", action="store_true",
+                   help="only store; the next ingest, reindex or run brings the index up to date")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=cmd_ingest)
 
@@ -158,7 +160,7 @@ def describe_article(article: Article) -> str:
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     """Store articles, then build or update the index. Exit 1 when anything failed."""
     paths: list[Path] = list(args.paths) or list(settings.sources)
-    report, update = run_ingest(settings, paths, prune=args.prune, create_index=True)
+    report, update = run_ingest(settings, paths, prune=args.prune, index=not args.no_index)
     if args.json:
         payload = report.to_json()
         payload["index"] = update
@@ -169,16 +171,15 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_ingest(
-    settings: Settings, paths: list[Path], *, prune: bool, create_index: bool = False
+    settings: Settings, paths: list[Path], *, prune: bool, index: bool = True
 ) -> tuple[IngestReport, dict[str, object] | None]:
-    """Ingest, then bring the index up to date: only an existing one unless `create_index`."""
+    """Ingest, then build or update the index (unless `index` is False): the index follows the store."""
     from index.maintenance import update_index
-    from index.searcher import SearchIndex
 
     with ArticleStore(settings.store_path) as store:
         report = ingest(store, paths, prune=prune)
         update = None
-        if create_index or SearchIndex.exists(settings.index_root):
+        if index:
             update = _index_call(lambda: update_index(store, settings.index_root).to_json())
     return report, update
 
@@ -271,7 +272,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_start(args: argparse.Namespace, settings: Settings) -> int:
     """The README's out-of-the-box run: ingest the sources, then the bot or the console."""
-    report, update = run_ingest(settings, list(settings.sources), prune=True, create_index=True)
+    report, update = run_ingest(settings, list(settings.sources), prune=True)
     print(describe_report(report, update, max_failures=20), file=sys.stderr)
     if settings.token:
         return cmd_run(argparse.Namespace(webhook=None, listen=None), settings)

@@ -4,9 +4,10 @@ up to date by itself, in the background, and tells the editors when the index wa
 Why here and not in `bantin run`'s command line: the bot must answer from its first second
 (a damaged or missing index never stops it), and citizens must be told the truth meanwhile:
 `Core.no_index` asks `building_progress` whether a build is really under way and how far it got.
-The work is an ordinary run of the editors' `ReindexRunner` (kinds `index build` and
-`index repair`), so it is one run at a time with `/reindex`, in the audit log and in `/stats`,
-and an editor's `/reindex full` is the manual fix when the automatic one fails.
+Building a missing index and repairing a damaged one are ordinary runs of the editors'
+`ReindexRunner` (kinds `index build` and `index repair`): one run at a time with `/reindex`, in
+the audit log and in `/stats`, and an editor's `/reindex full` is the manual fix when the
+automatic one fails. An index that is only behind keeps answering, so its catch-up is not a run.
 """
 
 from __future__ import annotations
@@ -18,9 +19,10 @@ from typing import Any
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
 
+from articles.store import ArticleStore
 from bot import audit as au
 from bot.editors import Desk
-from bot.reindex import BUILD, REPAIR, ReindexRunner, Run
+from bot.reindex import BUILD, REPAIR, ReindexRunner, Run, in_daemon_thread
 
 log = logging.getLogger(__name__)
 
@@ -58,13 +60,29 @@ async def start_upkeep(bot: Any, desk: Desk) -> Run | None:
         log.info("no search index yet: building it from the article store (%d articles) in the background",
                  articles)
     elif pending:
-        kind = BUILD
+        # Searches go on meanwhile, so this is not a run: an editor's /reindex right after the
+        # start must not be told "busy" over a catch-up (it waits for the index lock instead).
         log.info("the search index is %d change(s) behind the article store: catching up in the background",
                  pending)
+        in_daemon_thread(catch_up, desk)
+        return None
     else:
         return None
     run, started = runner.start(kind, EditorAlert(bot, desk))
     return run if started else None
+
+
+def catch_up(desk: Desk) -> None:
+    """Apply the store's changes to an index that is only behind (the open one notices by itself)."""
+    from index.maintenance import update_index
+
+    try:
+        with ArticleStore(desk.settings.store_path) as store:
+            update = update_index(store, desk.settings.index_root)
+    except Exception as exc:  # the next /reindex, scan or start catches up; searching goes on
+        log.warning("could not catch the search index up with the store: %s", exc)
+    else:
+        log.info("search index caught up with the store: %s", update.to_json())
 
 
 class EditorAlert:

@@ -51,3 +51,11 @@ def test_search_on_a_damaged_index_is_an_error_with_the_fix(capsys: pytest.Captu
     assert json.loads(capsys.readouterr().out)["repaired"] is True
     assert main(["search", "hoa giai", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["total"] >= 1
+
+
+def test_ingest_no_index_only_stores(capsys: pytest.CaptureFixture[str], data: Path) -> None:
+    assert main(["ingest", str(SAMPLES), "--no-index", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["index"] is None
+    assert not (data / "index").exists()
+    assert main(["ingest", str(SAMPLES), "--json"]) == 0  # nothing new to store: the index is built
+    assert json.loads(capsys.readouterr().out)["index"]["docs"] == 24

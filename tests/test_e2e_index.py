@@ -116,7 +116,7 @@ def test_run_with_a_stale_index_catches_up(fake: FakeBotAPI, tmp_path: Path) -> 
         store.upsert_many([article("zq1", "Khánh thành cầu Quoxavan", "Cầu Quoxavan nối hai xã.")])
     with running_bot(fake, tmp_path, **FAST):
         wait_log(tmp_path, "1 change(s) behind the article store")
-        wait_log(tmp_path, "index build by")
+        wait_log(tmp_path, "search index caught up with the store")
         assert "Quoxavan" in ask(fake, "quoxavan")
     assert errors(tmp_path) == []
 
