@@ -31,7 +31,7 @@ def building_progress(runner: ReindexRunner) -> tuple[int, int] | None:
     """(articles done, total; total 0 while still scanning) of the run under way, else None.
     Every kind of run ends with the index up to date, so any run counts."""
     run = runner.current
-    if run is None:
+    if run is None or run.outcome is not None:  # none, or it ended and is only reporting
         return None
     step = run.step
     return (step.done, step.total) if step.phase in ("index", "rebuild") else (0, 0)

@@ -169,8 +169,10 @@ def test_editor_reindex_builds_a_missing_index(fake: FakeBotAPI, tmp_path: Path)
     shutil.rmtree(tmp_path / "index")
     (tmp_path / "index").mkdir()
     (tmp_path / "index" / ".lock").mkdir()  # the start-up build fails
+    since = len(fake.calls("sendMessage", chat_id=EDITOR))
     with running_bot(fake, tmp_path, BANTIN_SOURCES=str(SAMPLES), **FAST):
-        wait_log(tmp_path, "index build failed")
+        fake.wait_for("sendMessage", lambda c: c.params.get("chat_id") == EDITOR, count=since + 1)
+        assert "Chưa dựng lại được" in editor_messages(fake, since)[0]
         assert "đang được sửa chữa" in ask(fake, "hoa giai")  # not "being prepared": nothing is
         (tmp_path / "index" / ".lock").rmdir()
         mark = len(fake.requests)
