@@ -31,6 +31,7 @@ from bot.render import LANGUAGES, Renderer
 from bot.schedule import start_digests, stop_digests
 from bot.settings import Settings
 from bot.subscriptions import SubscriptionStore
+from bot.upkeep import start_upkeep
 
 log = logging.getLogger(__name__)
 MENU = ("search", "latest", "subscribe", "settings", "help", "about")
@@ -104,7 +105,8 @@ async def post_init(application: Application) -> None:  # type: ignore[type-arg]
                                         digest_time=settings.digest_time, digest_size=settings.digest_size,
                                         search_workers=settings.search_processes,
                                         read_document_chars=settings.read_document_chars)
-    # Open the index (and start the search workers) now, not on the first user's query.
+    # Open the index (and start the search workers) now, not on the first user's query. A missing
+    # or damaged one does not stop the bot: start_upkeep (below) builds or repairs it.
     await asyncio.to_thread(lambda: application.bot_data["core"].index)
     application.bot_data["limiter"] = RateLimiter(settings.rate_burst, settings.rate_per_minute)
     application.bot_data["search_timeout"] = settings.search_timeout
@@ -117,6 +119,7 @@ async def post_init(application: Application) -> None:  # type: ignore[type-arg]
     application.bot_data["desk"] = desk
     application.bot_data["queries"] = desk.queries
     await set_editor_menus(application, renderer, desk)
+    await start_upkeep(application.bot, desk)
     if application.job_queue is not None:
         application.job_queue.run_repeating(editors.flush_job, interval=60, first=60, name="flush query count")
         if settings.scan_minutes:

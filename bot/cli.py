@@ -57,9 +57,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_parse)
 
-    p = sub.add_parser("ingest", parents=[common], help="store raw pages and JSON Lines exports; update the index")
+    p = sub.add_parser("ingest", parents=[common],
+                       help="store raw pages and JSON Lines exports; build or update the index")
     p.add_argument("paths", nargs="*", type=Path, help="files or folders (default: BANTIN_SOURCES)")
     p.add_argument("--prune", action="store_true", help="remove articles whose page or export left a scanned folder")
+    p.add_argument("--no-index", action="store_true",
+                   help="only store; the next ingest, reindex or run brings the index up to date")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=cmd_ingest)
 
@@ -190,10 +193,11 @@ def describe_article(article: Article, say: Messages | None = None) -> str:
 
 
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
-    """Store articles; update the index when one exists. Exit 1 when anything failed."""
+    """Store articles, then build or update the index. Exit 1 when anything failed."""
     paths: list[Path] = list(args.paths) or list(settings.sources)
     say = messages(args, settings)
-    report, update = run_ingest(settings, paths, prune=args.prune, say=say, quiet=args.quiet)
+    report, update = run_ingest(settings, paths, prune=args.prune, say=say, quiet=args.quiet,
+                                index=not args.no_index)
     if args.json:
         payload = report.to_json()
         payload["index"] = update
@@ -204,20 +208,19 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_ingest(
-    settings: Settings, paths: list[Path], *, prune: bool, create_index: bool = False,
+    settings: Settings, paths: list[Path], *, prune: bool, index: bool = True,
     say: Messages | None = None, quiet: bool = True,
 ) -> tuple[IngestReport, dict[str, object] | None]:
-    """Ingest, then bring the index up to date: only an existing one unless `create_index`.
+    """Ingest, then build or update the index unless `index` is False: the index follows the store.
     Progress goes to stderr unless `quiet`."""
     from index.maintenance import update_index
-    from index.searcher import SearchIndex
 
     say = say or Messages(settings.lang)
     with ArticleStore(settings.store_path) as store:
         with reporter(say, "phase_read", "B", quiet) as bar:
             report = ingest(store, paths, prune=prune, read_progress=bar)
         update = None
-        if create_index or SearchIndex.exists(settings.index_root):
+        if index:
             with reporter(say, "phase_index", say.say("unit_articles"), quiet) as bar:
                 update = _index_call(lambda: update_index(store, settings.index_root, progress=bar).to_json())
     return report, update
@@ -374,7 +377,7 @@ def cmd_start(args: argparse.Namespace, settings: Settings) -> int:
     """
     say = messages(args, settings)
     with _bot_lock(settings) if settings.token else contextlib.nullcontext():
-        report, update = run_ingest(settings, list(settings.sources), prune=True, create_index=True, say=say,
+        report, update = run_ingest(settings, list(settings.sources), prune=True, say=say,
                                     quiet=args.quiet)
         print(describe_report(report, update, max_failures=20, say=say), file=sys.stderr)
         if settings.token:
@@ -513,12 +516,15 @@ def _stored(settings: Settings, article_id: str) -> bool:
 
 
 def _open_index(settings: Settings):  # type: ignore[no-untyped-def]
-    from index.searcher import IndexMissing, SearchIndex
+    from index.searcher import IndexDamaged, IndexMissing, SearchIndex
 
     try:
         return SearchIndex.open(settings.index_root)
     except IndexMissing as exc:
-        raise UserError("chưa có chỉ mục tìm kiếm", "chạy `bantin ingest` rồi `bantin reindex`") from exc
+        raise UserError("chưa có chỉ mục tìm kiếm", "chạy `bantin ingest` (nó dựng chỉ mục)") from exc
+    except IndexDamaged as exc:
+        # The store is intact and is the source of truth: a rebuild from it is the whole fix.
+        raise UserError(f"chỉ mục tìm kiếm bị hỏng ({exc.reason})", "chạy bantin reindex --full", code=1) from exc
 
 
 def _index_call(call: Callable[[], T]) -> T:

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import html
+import logging
 import re
 import threading
+import time
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,11 +25,24 @@ from articles.store import ArticleStore
 from bot import callbacks as cb
 from bot import digest as dg
 from bot import reading
-from bot.render import LISTED_TITLE, MAX_MESSAGE, MAX_PER_PAGE, Renderer, fit_listing, plain_length, safe, shorten
+from bot.render import (
+    LISTED_TITLE,
+    MAX_MESSAGE,
+    MAX_PER_PAGE,
+    Renderer,
+    fit_listing,
+    number,
+    plain_length,
+    safe,
+    shorten,
+)
 from bot.schedule import VIETNAM, clock_time, next_slot, shift_clock
 from bot.subscriptions import CONSOLE_CHAT, Part, Place, SubscriptionStore, utcnow
+from index.layout import pointer_stamp
 from index.pool import PooledIndex
-from index.searcher import Hit, IndexMissing, SearchIndex, SearchPage
+from index.searcher import Hit, IndexDamaged, IndexMissing, SearchIndex, SearchPage
+
+log = logging.getLogger(__name__)
 
 #: Longer queries are cut (and the user told): nobody types more, and scoring cost grows with it.
 MAX_QUERY_CHARS = 200
@@ -57,6 +72,9 @@ DIGEST_COMMANDS = {"subscribe": "subscribe", "dangky": "subscribe", "unsubscribe
                    "huydangky": "unsubscribe", "settings": "settings", "caidat": "settings",
                    "digest": "digest", "bantin": "digest"}
 DIGEST_PRESETS = ("06:00", "07:00", "12:00", "18:00", "21:00")
+#: Seconds between two attempts to open a damaged index whose pointer did not change (a rebuild
+#: changes it, and is noticed at once; an operator restoring files by hand, within this).
+DAMAGE_RETRY = 30.0
 
 
 @dataclass(frozen=True)
@@ -155,6 +173,12 @@ class Core:
     #: Articles longer than this (characters of text) are read as one .txt file rather than a
     #: run of messages; 0 = always messages.
     read_document_chars: int = 12000
+    #: How far a build of the index has got, (done, total articles; total 0 = not counting yet),
+    #: or None when nothing is building it. Set by the bot (bot.upkeep); None in the console.
+    index_progress: Callable[[], tuple[int, int] | None] | None = None
+    #: Why the index cannot be read (None: it can, or there is none yet).
+    damage: str | None = field(default=None, init=False)
+    _damage_seen: tuple[tuple[int, int] | None, float] = field(default=(None, 0.0), init=False, repr=False)
     _own_subscriptions: bool = field(default=False, init=False, repr=False)
     _topics: dg.TopicMatcher | None = field(default=None, init=False, repr=False)
     _index: SearchIndex | PooledIndex | None = field(default=None, init=False, repr=False)
@@ -167,15 +191,47 @@ class Core:
         """The search index, opened on first use (it may be built after the bot starts)."""
         if self._index is None:
             with self._lock:
-                if self._index is None:
-                    try:
-                        if self.search_workers > 0:
-                            self._index = PooledIndex.open(self.index_root, self.search_workers)
-                        else:
-                            self._index = SearchIndex.open(self.index_root)
-                    except IndexMissing:
-                        return None
+                if self._index is None and self._worth_opening():
+                    self._index = self._open_index()
         return self._index
+
+    def _open_index(self) -> SearchIndex | PooledIndex | None:
+        try:
+            if self.search_workers > 0:
+                index: SearchIndex | PooledIndex = PooledIndex.open(self.index_root, self.search_workers)
+            else:
+                index = SearchIndex.open(self.index_root)
+        except IndexMissing:
+            self.damage = None
+            return None
+        except IndexDamaged as exc:
+            if self.damage is None:  # once, not once per query
+                log.error("the search index is damaged (%s); searches are answered 'being repaired' until it "
+                          "is rebuilt from the article store: `bantin reindex --full`, or /reindex full in "
+                          "Telegram", exc.reason)
+            self.damage = exc.reason
+            self._damage_seen = (pointer_stamp(self.index_root), time.monotonic())
+            return None
+        if self.damage is not None:
+            log.info("the search index can be read again; searching")
+            self.damage = None
+        return index
+
+    def _worth_opening(self) -> bool:
+        """A damaged index is tried again when a rebuild swapped in a new one, or now and then."""
+        if self.damage is None:
+            return True
+        stamp, when = self._damage_seen
+        return pointer_stamp(self.index_root) != stamp or time.monotonic() - when >= DAMAGE_RETRY
+
+    def no_index(self, lang: str) -> Reply:
+        """Why a search cannot run: the index is being prepared (and how far it got), or it is
+        being repaired: damaged, or no longer being built (the build failed; editors are told)."""
+        progress = self.index_progress() if self.index_progress is not None else None
+        repairing = self.damage is not None or (self.index_progress is not None and progress is None)
+        done, total = progress or (0, 0)
+        return self.notice("index_repair" if repairing else "no_index", lang,
+                           done=number(min(done, total), lang), total=number(total, lang) if total else None)
 
     @property
     def subs(self) -> SubscriptionStore:
@@ -247,7 +303,7 @@ class Core:
             return self.notice("no_words", lang)
         index = self.index
         if index is None:
-            return self.notice("no_index", lang)
+            return self.no_index(lang)
         result = index.search(query.text, page=page, per_page=self.page_size, sort=sort)
         return self._results(result, lang, sort=sort, truncated=query.truncated)
 
@@ -330,7 +386,7 @@ class Core:
         if article is None:
             return self.notice("not_found", lang)
         if index is None:
-            return self.notice("no_index", lang)
+            return self.no_index(lang)
         hits = index.related(article_id, limit=5)
         items = [self._item(n, hit, lang) for n, hit in enumerate(hits, 1)]
         buttons = self._read_buttons(lang, [(n, hit.id, hit.url) for n, hit in enumerate(hits, 1)])

@@ -100,12 +100,14 @@ def _check_db(path: Path, count_sql: str, ok: str, say: Messages) -> Finding:
 
 
 def check_index(settings: Settings, say: Messages) -> Finding:
-    from index.searcher import IndexMissing, SearchIndex
+    from index.searcher import IndexDamaged, IndexMissing, SearchIndex
 
     try:
         index = SearchIndex.open(settings.index_root)
     except IndexMissing:
         return Finding(say.say("dr_index_missing"), say.say("dr_index_fix"))
+    except IndexDamaged as exc:
+        return Finding(say.say("dr_index_bad", exc.reason), say.say("dr_index_full_fix"))
     except Exception as exc:  # a damaged index raises whatever Whoosh meets first
         return Finding(say.say("dr_index_bad", exc), say.say("dr_index_full_fix"))
     try:

@@ -28,8 +28,8 @@ from articles.model import VIETNAM_TZ
 from bot import audit as au
 from bot import callbacks as cb
 from bot.core import Button, CallbackResult, Core, Reply
-from bot.reindex import FULL, SCAN, SCHEDULED, ReindexRunner, Reporter, Run, Silent
-from bot.render import Renderer, fits, shorten, utf16_len
+from bot.reindex import AUTOMATIC, FULL, SCAN, SCHEDULED, ReindexRunner, Reporter, Run, Silent
+from bot.render import Renderer, fits, number, shorten, utf16_len
 from bot.settings import Settings
 from bot.usage import QueryCounter
 
@@ -96,14 +96,6 @@ def decode_button(data: str | None) -> EditorButton:
 
 
 # -- formatting helpers passed to the templates -------------------------------------------------
-
-
-def number(value: int | float, lang: str, decimals: int = 0) -> str:
-    """1234567 → '1.234.567' (vi) or '1,234,567' (en); decimals with ',' in Vietnamese."""
-    text = f"{value:,.{decimals}f}"
-    if lang == "vi":
-        text = text.replace(",", "\x00").replace(".", ",").replace("\x00", ".")
-    return text
 
 
 def size(value: int | None, lang: str) -> str:
@@ -242,7 +234,7 @@ class Desk:
         step = run.step
         percent = min(100, math.floor(100 * step.done / step.total)) if step.total else 0
         return {"run": run, "step": step, "percent": percent, "started": local(run.started_at),
-                "who": run.user_name, "scheduled": run.kind == SCHEDULED}
+                "who": run.user_name, "scheduled": run.kind == SCHEDULED, "automatic": run.kind in AUTOMATIC}
 
     # -- buttons --------------------------------------------------------------------------------
 

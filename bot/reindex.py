@@ -40,6 +40,10 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 SCAN, FULL, SCHEDULED = "reindex", "reindex full", "scan"
+#: Runs the bot starts by itself (bot.upkeep): bring a missing or stale index up to date from
+#: the store, or rebuild a damaged one. Neither scans the sources.
+BUILD, REPAIR = "index build", "index repair"
+AUTOMATIC = (BUILD, REPAIR)
 #: Seconds between two edits of the status message: lively enough for a person watching, far
 #: below Telegram's per-chat limit (about one message a second), and one edit per tick at most.
 EDIT_INTERVAL = 2.5
@@ -120,8 +124,9 @@ def reindex_now(settings: Settings, kind: str, progress: Progress) -> Outcome:
     """The blocking work of one run; called in a worker thread.
 
     `reindex`/`scan`: ingest `BANTIN_SOURCES` with pruning (new, changed and deleted pages), then
-    the incremental index update. `reindex full`: rebuild the index from the store in a fresh
-    generation and swap it in. When another process holds the index (a cron'd `bantin reindex`),
+    the incremental index update. `reindex full` and `index repair`: rebuild the index from the
+    store in a fresh generation and swap it in. `index build`: only the index update (which builds
+    a missing or damaged index). When another process holds the index (a cron'd `bantin reindex`),
     the store is still updated and the outcome says the index must catch up later.
     """
     from index.maintenance import IndexBusy, rebuild_index, update_index
@@ -129,14 +134,15 @@ def reindex_now(settings: Settings, kind: str, progress: Progress) -> Outcome:
     started = time.perf_counter()
     outcome = Outcome(kind)
     with ArticleStore(settings.store_path) as store:
-        if kind != FULL:
+        rebuild = kind in (FULL, REPAIR)
+        if kind in (SCAN, SCHEDULED):
             progress.report("scan")
             outcome.report = ingest(store, settings.sources, prune=True,
                                     progress=lambda done, total: progress.report("scan", done, total))
             forget_gone_failures(store, settings.sources)
-        phase = "rebuild" if kind == FULL else "index"
+        phase = "rebuild" if rebuild else "index"
         progress.report(phase)
-        action = rebuild_index if kind == FULL else update_index
+        action = rebuild_index if rebuild else update_index
         try:
             update = action(store, settings.index_root, progress=_index_progress(progress, phase))
         except IndexBusy as exc:

@@ -45,6 +45,14 @@ def language_of(code: str | None) -> str:
     return "en" if code and code.lower().startswith("en") else "vi"
 
 
+def number(value: int | float, lang: str, decimals: int = 0) -> str:
+    """1234567 → '1.234.567' (vi) or '1,234,567' (en); decimals with ',' in Vietnamese."""
+    text = f"{value:,.{decimals}f}"
+    if lang == "vi":
+        text = text.replace(",", "\x00").replace(".", ",").replace("\x00", ".")
+    return text
+
+
 def vndate(value: date | datetime | None, with_time: bool = True) -> str:
     if value is None:
         return ""

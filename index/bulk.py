@@ -63,9 +63,12 @@ def build_parallel(store_path: Path, generation: Path, *, workers: int, total: i
             for ready in wait(waiting, timeout=0.5):
                 assert isinstance(ready, Connection)
                 try:
-                    segment, added = ready.recv()
+                    message = ready.recv()
                 except EOFError as exc:
                     raise RuntimeError("một tiến trình lập chỉ mục đã dừng giữa chừng") from exc
+                if isinstance(message, OSError):
+                    raise message  # e.g. ENOSPC in a worker: the caller sees the real cause
+                segment, added = message
                 waiting.remove(ready)
                 count += added
                 if segment is not None:
@@ -117,6 +120,8 @@ def _build_part(
         # Not cancel(): that would also delete the temporary folder the other workers share.
         segment = writer._finalize_segment() if added else writer._close_segment()
         pipe.send((segment, added))
+    except OSError as exc:  # a full disk, say: tell the parent why, not just that we stopped
+        pipe.send(OSError(exc.errno, exc.strerror or str(exc)))
     finally:
         store.close()
         pipe.close()

@@ -78,11 +78,15 @@ def pointer_stamp(index_root: Path) -> tuple[int, int] | None:
 def set_current(index_root: Path, generation: Path) -> None:
     """Atomically make `generation` the live index (write a temp file, fsync, rename)."""
     tmp = index_root / f".{POINTER}.{os.getpid()}.tmp"
-    with open(tmp, "w", encoding="utf-8") as handle:
-        handle.write(generation.name + "\n")
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, index_root / POINTER)
+    try:
+        with open(tmp, "w", encoding="utf-8") as handle:
+            handle.write(generation.name + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, index_root / POINTER)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # e.g. a full disk: the old pointer stays, and no litter
+        raise
     _fsync_dir(index_root)
 
 

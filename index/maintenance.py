@@ -2,12 +2,14 @@
 
 - `update_index`: applies what changed in the store since the revision the index last caught up
   to (the store numbers every change; deletions leave tombstones). Nothing changed → returns at
-  once without taking any lock. No index yet, or more changes than indexed articles → a full
-  build.
+  once without taking any lock. No index yet, a damaged one (files that cannot be read), or more
+  changes than indexed articles → a full build: the store is the source of truth.
 - `rebuild_index`: builds a complete new generation beside the live one, catches it up with
   changes made meanwhile, then swaps the `current` pointer atomically (see `index.layout`).
   Searches keep using the old generation until they notice the swap; a killed rebuild leaves
-  only an unfinished directory that the next writer removes.
+  only an unfinished directory that the next writer removes; one that fails (a full disk)
+  removes its own.
+- `index_pending`: how far the index is behind the store, without writing anything.
 
 Writers take turns through an exclusive lock on `<index_root>/.lock` (flock, so a killed writer
 never leaves it held); one that cannot get it within `lock_timeout` raises `IndexBusy`.
@@ -16,6 +18,7 @@ never leaves it held); one that cannot get it within `lock_timeout` raises `Inde
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
 import os
 import shutil
@@ -42,6 +45,7 @@ from index.layout import (
     write_meta,
 )
 from index.schema import SCHEMA, SCHEMA_VERSION, article_document
+from index.searcher import IndexDamaged, _open_searcher
 
 Progress = Callable[[int, int], None]
 
@@ -72,9 +76,11 @@ class IndexUpdate:
     seconds: float
     full: bool
     docs: int
+    #: the live index could not be read, so this full build replaced it
+    repaired: bool = False
 
     def to_json(self) -> dict[str, object]:
-        return {
+        data: dict[str, object] = {
             "added": self.added,
             "updated": self.updated,
             "deleted": self.deleted,
@@ -83,6 +89,9 @@ class IndexUpdate:
             "full": self.full,
             "docs": self.docs,
         }
+        if self.repaired:
+            data["repaired"] = True
+        return data
 
 
 def update_index(
@@ -99,20 +108,34 @@ def update_index(
     if live is not None:
         meta = read_meta(live)
         if meta is not None and meta.rev == store.revision():
-            return IndexUpdate(0, 0, 0, meta.rev, time.perf_counter() - started, False, _doc_count(live))
+            docs = _readable_docs(live)
+            if docs is not None:
+                return IndexUpdate(0, 0, 0, meta.rev, time.perf_counter() - started, False, docs)
     with _writer_lock(index_root, lock_timeout):
         live = _usable_generation(index_root)
-        if live is None:
-            return _rebuild_locked(store, index_root, progress, started, workers=None)
+        docs = _readable_docs(live) if live is not None else None
+        if live is None or docs is None:
+            update = _rebuild_locked(store, index_root, progress, started, workers=None)
+            return dataclasses.replace(update, repaired=live is not None)
         meta = read_meta(live)
         assert meta is not None
         pending = store.revision() - meta.rev  # at least the number of changed articles
-        if pending >= PARALLEL_MIN and pending > _doc_count(live):
+        if pending >= PARALLEL_MIN and pending > docs:
             # mostly new (a first big ingest): a parallel full build is far quicker
             return _rebuild_locked(store, index_root, progress, started, workers=None)
         added, updated, deleted, rev = _catch_up(store, live, meta.rev, progress)
         _remove_stale(index_root)
         return IndexUpdate(added, updated, deleted, rev, time.perf_counter() - started, False, _doc_count(live))
+
+
+def index_pending(store: ArticleStore, index_root: Path) -> int | None:
+    """Store changes the index has not applied yet (0: current); None when there is no index
+    that can be caught up (missing, another schema version, or damaged): it needs a full build."""
+    live = _usable_generation(Path(index_root))
+    meta = read_meta(live) if live is not None else None
+    if live is None or meta is None or _readable_docs(live) is None:
+        return None
+    return max(0, store.revision() - meta.rev)
 
 
 def rebuild_index(
@@ -144,6 +167,20 @@ def _rebuild_locked(
     generation = index_root / generation_name(max(existing, default=0) + 1)
     shutil.rmtree(generation, ignore_errors=True)
     generation.mkdir(parents=True)
+    try:
+        rev, docs = _build(store, generation, progress, workers)
+        set_current(index_root, generation)
+    except BaseException:
+        # A full disk, a crash in a worker, a stop request: the live index stays, and so that
+        # the disk is not left fuller still, this generation goes now, not at the next write.
+        shutil.rmtree(generation, ignore_errors=True)
+        raise
+    _remove_stale(index_root)
+    return IndexUpdate(docs, 0, 0, rev, time.perf_counter() - started, True, docs)
+
+
+def _build(store: ArticleStore, generation: Path, progress: Progress | None, workers: int | None) -> tuple[int, int]:
+    """Index the whole store into the empty `generation`; returns (store revision, documents)."""
     ix = whoosh_index.create_in(str(generation), SCHEMA)
     rev = store.revision()  # read before the articles: later changes are caught up below
     total = store.count()
@@ -167,10 +204,7 @@ def _rebuild_locked(
     if progress is not None:
         progress(added, total)
     rev = _catch_up(store, generation, rev, None)[3]
-    docs = _doc_count(generation)
-    set_current(index_root, generation)
-    _remove_stale(index_root)
-    return IndexUpdate(docs, 0, 0, rev, time.perf_counter() - started, True, docs)
+    return rev, _doc_count(generation)
 
 
 def _catch_up(store: ArticleStore, generation: Path, rev: int, progress: Progress | None) -> tuple[int, int, int, int]:
@@ -277,6 +311,18 @@ def _remove_stale(index_root: Path) -> None:
     for generation in generations(index_root):
         if generation not in keep:
             shutil.rmtree(generation, ignore_errors=True)
+
+
+def _readable_docs(generation: Path) -> int | None:
+    """The generation's document count, or None when its files cannot be read (damaged)."""
+    try:
+        searcher = _open_searcher(generation)
+    except IndexDamaged:
+        return None
+    try:
+        return int(searcher.doc_count())
+    finally:
+        searcher.close()
 
 
 def _doc_count(generation: Path) -> int:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from whoosh import index as whoosh_index
+from whoosh.filedb.filestore import FileStorage
 from whoosh.searching import Searcher
 
 from articles.model import parse_published, published_iso
@@ -43,6 +44,17 @@ class IndexMissing(Exception):
     def __init__(self, index_root: Path) -> None:
         super().__init__(f"chưa có chỉ mục tìm kiếm ở {index_root} (chạy `bantin reindex`)")
         self.index_root = index_root
+
+
+class IndexDamaged(Exception):
+    """The live generation's files cannot be read (a truncated or garbage TOC, a truncated or
+    missing segment): only a rebuild from the article store helps, retrying does not."""
+
+    def __init__(self, index_root: Path, generation: Path, reason: str) -> None:
+        super().__init__(f"chỉ mục tìm kiếm ở {generation} bị hỏng ({reason})")
+        self.index_root = index_root
+        self.generation = generation
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -116,16 +128,24 @@ class SearchIndex:
 
     @classmethod
     def open(cls, index_root: Path) -> SearchIndex:
-        """Open the live generation; raises `IndexMissing` when there is none."""
+        """Open the live generation; raises `IndexMissing` when there is none, `IndexDamaged` when
+        its files cannot be read (at once: damage is told from a swap in progress, see below)."""
         root = Path(index_root)
         for _ in range(_OPEN_RETRIES):
             generation = current_generation(root)
             if generation is None:
                 break
             try:
-                return cls(root, generation, _open_searcher(generation))
-            except (OSError, whoosh_index.EmptyIndexError):
-                time.sleep(0.05)  # swapped or cleaned up under us: look at the pointer again
+                searcher = _open_searcher(generation)
+                try:
+                    return cls(root, generation, searcher)
+                except Exception as exc:  # decoding the postings read a damaged segment
+                    searcher.close()
+                    raise IndexDamaged(root, generation, _reason(exc)) from exc
+            except IndexDamaged:
+                if current_generation(root) == generation:
+                    raise  # nothing moved: the files themselves are bad
+                time.sleep(0.05)  # swapped and cleaned up under us: look at the pointer again
         raise IndexMissing(root)
 
     def close(self) -> None:
@@ -154,7 +174,7 @@ class SearchIndex:
             if generation is not None and generation != self._generation:
                 try:
                     searcher = _open_searcher(generation)
-                except (OSError, whoosh_index.EmptyIndexError):
+                except IndexDamaged:
                     return  # try again on the next search; the old generation still works
                 self._searcher.close()
                 self._searcher, self._generation = searcher, generation
@@ -234,16 +254,45 @@ class SearchIndex:
 
 
 def _open_searcher(generation: Path) -> Searcher:
-    """Open a generation's newest commit; `SCHEMA` is passed so the TOC's pickle is not needed."""
-    last: Exception | None = None
+    """Open a generation's newest commit; `SCHEMA` is passed so the TOC's pickle is not needed.
+
+    A commit writes a new TOC and then deletes the segments only the old one listed, so an open
+    can fail because the index moved under it: then there is a newer TOC, and we try again. When
+    the newest TOC is still the one that failed, nothing moved and the files are damaged: that is
+    `IndexDamaged` at once. (Whoosh's own `reader()` retries any I/O error ten times, 0.5 s per
+    open, so the reader is built here from the TOC directly.)
+    """
     for attempt in range(_OPEN_RETRIES):
+        storage = FileStorage(str(generation))
+        toc = _latest_toc(storage)
         try:
-            return whoosh_index.open_dir(str(generation), schema=SCHEMA).searcher()
-        except (OSError, whoosh_index.EmptyIndexError) as exc:
-            last = exc  # a commit replaced the TOC or removed segments mid-open: try again
-            time.sleep(0.02 * (attempt + 1))
-    assert last is not None
-    raise last
+            ix = whoosh_index.FileIndex(storage, schema=SCHEMA)  # reads the TOC
+            info = ix._read_toc()
+            reader = ix._reader(storage, info.schema, info.segments, info.generation)
+            return Searcher(reader, fromindex=ix)
+        except Exception as exc:  # garbage gives struct.error, EOFError, pickle errors, ...
+            if attempt + 1 < _OPEN_RETRIES and _latest_toc(storage) != toc:
+                time.sleep(0.02 * (attempt + 1))
+                continue
+            raise IndexDamaged(generation.parent, generation, _reason(exc)) from exc
+    raise AssertionError("unreachable")
+
+
+def _latest_toc(storage: FileStorage) -> int | None:
+    try:
+        return int(whoosh_index.TOC._latest_generation(storage, whoosh_index._DEF_INDEX_NAME))
+    except OSError:
+        return None  # the generation's folder is gone: a rebuild's cleanup, so it moved
+
+
+def _reason(exc: BaseException) -> str:
+    """The failure in one short line, for logs and the editors' message."""
+    text = str(exc) or type(exc).__name__
+    if isinstance(exc, whoosh_index.EmptyIndexError):
+        text = "không có bảng mục lục (TOC)"
+    kind = type(exc)
+    name = kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
+    return f"{name}: {text}"[:200]
 
 
 def _positive(value: object, default: int) -> int:

@@ -153,7 +153,8 @@ def test_killed_ingest_leaves_a_consistent_store(tmp_path: Path) -> None:
 @pytest.mark.corpus
 def test_shared_corpus_ingests_with_a_summary(tmp_path: Path, corpus_path: Path) -> None:
     env = {**os.environ, "BANTIN_DATA_DIR": str(tmp_path / "data")}
-    out = subprocess.run([sys.executable, "-m", "bot.cli", "ingest", str(corpus_path), "--json"], env=env,
+    out = subprocess.run([sys.executable, "-m", "bot.cli", "ingest", str(corpus_path), "--json", "--no-index"],
+                         env=env,
                          capture_output=True, text=True, timeout=300)
     summary = json.loads(out.stdout)
     assert summary["added"] + len(summary["failed"]) == 35440

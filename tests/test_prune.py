@@ -113,8 +113,9 @@ def test_cli_ingest_prune_keeps_an_export(capsys: pytest.CaptureFixture[str], tm
     monkeypatch.chdir(tmp_path)
     write_export(tmp_path / "src" / "export.jsonl", list(range(50)))
     assert main(["ingest", "--prune", "src"]) == 0
+    capsys.readouterr()  # the first summary (now two lines: the index is built too)
     assert main(["ingest", "--prune", "--json", "src"]) == 0
-    out = json.loads(capsys.readouterr().out.split("\n", 1)[1])
+    out = json.loads(capsys.readouterr().out)
     assert (out["unchanged"], out["removed"]) == (50, 0)
     (tmp_path / "src" / "export.jsonl").unlink()
     assert main(["ingest", "--prune", "src"]) == 0

@@ -39,7 +39,8 @@ def test_static_notices_are_valid_telegram_html(lang: str) -> None:
                                      "newest_seen": None}),
                           ("empty_query", {}), ("no_words", {}), ("not_text", {}), ("error", {}), ("timeout", {}),
                           ("unknown_command", {"command": "/<b>x"}), ("rate_limited", {"seconds": 7}),
-                          ("not_found", {}), ("no_index", {})]:
+                          ("not_found", {}), ("no_index", {}), ("index_repair", {}),
+                          ("no_index", {"done": "12.000", "total": "35.440"})]:
         text = renderer.render(lang, name, **context)
         plain, _ = parse_telegram_html(text)
         assert plain.strip() and fits(text)
