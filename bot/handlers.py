@@ -33,6 +33,7 @@ from bot.ratelimit import RateLimiter
 from bot.render import language_of
 from bot.subscriptions import Subscriber
 from bot.usage import count_query
+from index.budget import call_with_deadline
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -53,9 +54,10 @@ def lang_of(update: Update) -> str:
 
 
 async def in_thread(context: Context, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Run core work off the event loop, bounded by the search timeout."""
+    """Run core work off the event loop, bounded by the search timeout: the wait here, and the
+    searches inside through their deadline (they stop computing when it passes)."""
     timeout: float = context.bot_data.get("search_timeout", 5.0)
-    return await asyncio.wait_for(asyncio.to_thread(func, *args, **kwargs), timeout)
+    return await asyncio.wait_for(asyncio.to_thread(call_with_deadline, timeout, func, *args, **kwargs), timeout)
 
 
 def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:

@@ -33,6 +33,8 @@ BIGRAM_SEP = "_"
 _WORD = re.compile(r"[^\W_]+")
 # Punctuation that ends a phrase: no bigram is formed across it ("Hà Nội. Đảng" is not a word).
 _PHRASE_BREAK = re.compile(r"[.,;:!?()\[\]{}\"“”«»…|\n]")
+# Anything between two syllables other than spaces and hyphens: a quoted phrase cannot span it.
+_NOT_PHRASE_GAP = re.compile(r"[^\s\-]")
 
 # -- folding -----------------------------------------------------------------------------------
 
@@ -213,21 +215,44 @@ class VietnameseTokenizer(Tokenizer):
                 token.text = text
                 yield token
             return
+        if positions and not (chars or keeporiginal or self.boundaries):
+            yield from _positioned(value, token, start_pos)  # the fast path for positional fields
+            return
         last_end = 0
+        skipped = 0  # extra positions left between syllables that a phrase may not span
         for pos, match in enumerate(_WORD.finditer(value)):
             start, end = match.span()
             token.text = text = match.group()
+            gap = value[last_end:start]
+            last_end = end
             if self.boundaries:
-                gap = value[last_end:start]
                 token.boundary = pos == 0 or (gap != " " and _PHRASE_BREAK.search(gap) is not None)
-                last_end = end
             if keeporiginal:
                 token.original = text
             if positions:
-                token.pos = start_pos + pos
+                if pos and gap != " " and _NOT_PHRASE_GAP.search(gap) is not None:
+                    skipped += 1
+                token.pos = start_pos + pos + skipped
             if chars:
                 token.startchar, token.endchar = start_char + start, start_char + end
             yield token
+
+
+def _positioned(value: str, token: Token, start_pos: int) -> Iterator[Token]:
+    """Syllables with positions; a gap other than spaces and hyphens skips one position, so
+    syllables are adjacent exactly when a quoted phrase may join them (see `phrase_pattern`)."""
+    pos = start_pos - 1
+    last_end = -1
+    for match in _WORD.finditer(value):
+        start = match.start()
+        if last_end < 0 or value[last_end:start] == " " or not _NOT_PHRASE_GAP.search(value, last_end, start):
+            pos += 1
+        else:
+            pos += 2
+        last_end = match.end()
+        token.text = match.group()
+        token.pos = pos
+        yield token
 
 
 class ToneFilter(Filter):
