@@ -42,7 +42,7 @@ class Budget:
     (the expensive way to check a phrase). Tests read them to bound a query's work without timing it.
     """
 
-    __slots__ = ("deadline", "work", "texts", "_next_check")
+    __slots__ = ("_next_check", "deadline", "texts", "work")
 
     def __init__(self, deadline: float | None = None) -> None:
         self.deadline = deadline
