@@ -19,10 +19,11 @@ compressed), url and the ISO publication date.
 from __future__ import annotations
 
 import itertools
+import operator
 import sys
 import zlib
 from array import array
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
@@ -86,26 +87,31 @@ class TermPositions(TermCounts):
         self, value: str, analyzer: CompositeAnalyzer, **kwargs: Any
     ) -> Iterator[tuple[str, int, float, bytes]]:
         boost = self.field_boost
-        found: dict[str, list[int]] = {}
+        found: defaultdict[str, list[int]] = defaultdict(list)
         for token in analyzer(value, positions=True, **kwargs):
-            found.setdefault(token.text, []).append(token.pos)
-        return ((word, len(ps), len(ps) * boost, encode_positions(ps)) for word, ps in found.items())
+            found[token.text].append(token.pos)
+        one = _ONE_POSITION
+        for word, ps in found.items():
+            n = len(ps)
+            yield word, n, n * boost, one[ps[0]] if n == 1 and ps[0] < 0x100 else encode_positions(ps)
 
     def decode_positions(self, valuestring: bytes) -> list[int]:
         return list(decode_positions(valuestring))
 
 
 _BIG_ENDIAN = sys.byteorder == "big"
+#: `encode_positions([p])` for p < 256, the most frequent value by far (a word once, early on).
+_ONE_POSITION = [b"B" + bytes((p,)) for p in range(0x100)]
 
 
 def encode_positions(positions: list[int]) -> bytes:
     """Ascending positions as a type code ("B", "H" or "I") and the array of their deltas."""
-    deltas = array("I", positions)
-    for i in range(len(deltas) - 1, 0, -1):
-        deltas[i] -= deltas[i - 1]
+    deltas = positions if len(positions) == 1 else list(map(operator.sub, positions, [0, *positions]))
     top = max(deltas)
-    code = "B" if top < 0x100 else "H" if top < 0x10000 else "I"
-    packed = deltas if code == "I" else array(code, deltas)
+    if top < 0x100:
+        return b"B" + bytes(deltas)  # the common case, and the cheapest: called per word per article
+    code = "H" if top < 0x10000 else "I"
+    packed = array(code, deltas)
     if _BIG_ENDIAN:
         packed.byteswap()
     return code.encode("ascii") + packed.tobytes()
