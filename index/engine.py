@@ -140,6 +140,7 @@ class Engine:
         found: dict[int, array[int]] = {}
         if not docs or not self.reader.doc_frequency(fieldname, text):
             return found
+        ordered = sorted(docs)
         for sub, base in self._leaves:
             try:
                 matcher = sub.postings(fieldname, text)
@@ -149,19 +150,27 @@ class Engine:
                 matcher = matcher.child
             if not isinstance(matcher, W3LeafMatcher):
                 raise NoPositions(fieldname)
+            low = base
             while matcher.is_active():
+                # the block's header has its last id: a block with no candidate is not even read
+                high = base + matcher._maxid
+                at = bisect_left(ordered, low)
+                low = high + 1
+                budget.spend(1)
+                if at == len(ordered) or ordered[at] > high:
+                    matcher._next_block()
+                    continue
                 matcher._read_data()
                 deltas, _, values = matcher._data
+                if not isinstance(values, tuple) or len(values) != len(deltas):
+                    raise NoPositions(fieldname)
                 budget.spend(len(deltas))
-                ids = list(itertools.accumulate(deltas, initial=base))
-                del ids[0]
-                if not docs.isdisjoint(ids):
-                    if not isinstance(values, tuple) or len(values) != len(ids):
-                        raise NoPositions(fieldname)
-                    for docnum, value in zip(ids, values, strict=True):
-                        if docnum in docs:
-                            found[docnum] = positions = decode_positions(value)
-                            budget.spend(len(positions))
+                ids = itertools.accumulate(deltas, initial=base)
+                next(ids)  # the base itself
+                for docnum, value in zip(ids, values, strict=True):
+                    if docnum in docs:
+                        found[docnum] = positions = decode_positions(value)
+                        budget.spend(len(positions))
                 matcher._next_block()
         return found
 
