@@ -318,7 +318,10 @@ async def button(update: Update, context: Context) -> None:
             and not await membership.is_admin(context.bot, message.chat.id, query.from_user.id)):
         await query.answer(core.renderer.label(lang, "digest_admins_only"), show_alert=True)
         return
-    ok, wait, _ = take_turn(update, context, answered=True)
+    # Presses that search, read or build a digest take a turn; settings buttons (one row written,
+    # the message edited) do not, so stepping a digest's time by ±30 minutes is never refused.
+    ok, wait, _ = (True, 0.0, False) if channels.changes_digest(query.data) else take_turn(update, context,
+                                                                                           answered=True)
     if not ok:  # every press needs an answer, so each refused one gets this short one
         await query.answer(core.renderer.label(lang, "rate_limited", int(wait)), show_alert=True)
         return
