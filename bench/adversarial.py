@@ -10,8 +10,9 @@ first use). Two measurements:
 2. *Contention*, the way the bot runs searches (worker pool, `asyncio.wait_for` around
    `asyncio.to_thread`, a `BANTIN_SEARCH_TIMEOUT` of 5 s, and the search deadline when the code
    has one): 4 normal users each search, read for 0.3 s, search again, for S seconds — first alone,
-   then while 2 users each keep 5 quoted common-word queries in flight (what the per-user burst
-   allows). Reported: normal users' p50/p95 and how many of their searches "took too long".
+   then while 2 users each keep 5 quoted common-word queries in flight (no rate limit: the worst
+   case), then while 2 users send what the default rate limit lets through (5 at once, then one
+   every 3 s). Reported: normal users' p50/p95 and how many of their searches "took too long".
 
 Run it from an old checkout too (copy this file there) to get the "before" figures.
 """
@@ -38,6 +39,9 @@ from bench.search import ensure_store, percentile, sample_queries  # noqa: E402
 
 INDEX = ROOT / "bench" / ".cache" / "relevance-index"
 TIMEOUT = 5.0
+#: --as-is: search the index as it is, even if built with another schema version (older code
+#: reads a newer index fine: it ignores the positions).
+AS_IS = False
 #: Quoted phrases of syllables found in most of the archive's articles.
 PHRASES = ['"của các"', '"cho biết"', '"trong những năm"', '"đã được"', '"của những"',
            '"các cơ quan"', '"người dân"', '"có thể"', '"một số"', '"trong các"']
@@ -57,10 +61,11 @@ def open_index(workers: int) -> Any:
     from index.pool import PooledIndex
     from index.searcher import SearchIndex
 
-    with ensure_store() as store:
-        update = update_index(store, INDEX)
-    if update.full:
-        print(f"  built the index in {update.seconds:.0f} s", flush=True)
+    if not AS_IS:
+        with ensure_store() as store:
+            update = update_index(store, INDEX)
+        if update.full:
+            print(f"  built the index in {update.seconds:.0f} s", flush=True)
     return PooledIndex.open(INDEX, workers) if workers else SearchIndex.open(INDEX)
 
 
@@ -100,7 +105,8 @@ async def _timed(search: Callable[[], Any]) -> tuple[float, bool]:
     return time.perf_counter() - started, late
 
 
-async def _contention(index: Any, normal: list[str], seconds: float, attackers: int) -> dict[str, Any]:
+async def _contention(index: Any, normal: list[str], seconds: float, attackers: int,
+                      limited: bool = False) -> dict[str, Any]:
     stop = time.perf_counter() + seconds
     latencies: list[float] = []
     late = 0
@@ -118,8 +124,19 @@ async def _contention(index: Any, normal: list[str], seconds: float, attackers: 
             await asyncio.sleep(0.3)
 
     async def attacker(offset: int) -> None:
+        """Keeps 5 queries in flight (`limited`: 5 at once, then one every 3 s: what the bot's
+        default rate limit lets through)."""
         nonlocal attacks
         i = offset
+        if limited:
+            sent = [asyncio.ensure_future(_timed(partial(index.search, PHRASES[(i + k) % 10]))) for k in range(5)]
+            while time.perf_counter() < stop:
+                await asyncio.sleep(3.0)
+                i += 1
+                sent.append(asyncio.ensure_future(_timed(partial(index.search, PHRASES[(i + 5) % 10]))))
+            attacks += len(sent)
+            await asyncio.gather(*sent)
+            return
         while time.perf_counter() < stop:
             burst = [PHRASES[(i + k) % len(PHRASES)] for k in range(5)]
             i += 5
@@ -142,9 +159,10 @@ def contention(seconds: float, workers: int) -> dict[str, Any]:
             index.search(query)
         alone = asyncio.run(_contention(index, normal, seconds, 0))
         attacked = asyncio.run(_contention(index, normal, seconds, 2))
+        limited = asyncio.run(_contention(index, normal, seconds, 2, limited=True))
     finally:
         index.close()
-    return {"alone": alone, "with_2_attackers": attacked}
+    return {"alone": alone, "with_2_attackers": attacked, "with_2_rate_limited": limited}
 
 
 def main() -> int:
@@ -152,7 +170,10 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=20.0, help="length of each contention run")
     parser.add_argument("--workers", type=int, default=2, help="search worker processes (0: in-process)")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--as-is", action="store_true", help="do not update or rebuild the index first")
     args = parser.parse_args()
+    global AS_IS
+    AS_IS = args.as_is
     result = {"phrases": phrase_latency(), "contention": contention(args.seconds, args.workers)}
     if args.json:
         print(json.dumps(result, ensure_ascii=False, indent=2))

@@ -20,6 +20,7 @@ import threading
 from array import array
 from bisect import bisect_left
 from collections import OrderedDict
+from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 from whoosh import query as wq
@@ -129,7 +130,7 @@ class Engine:
                 tfs.extend(w for _, w in kept)
         return Postings(ids, tfs)
 
-    def positions(self, fieldname: str, text: str, docs: set[int], budget: Budget) -> dict[int, array[int]]:
+    def positions(self, fieldname: str, text: str, docs: set[int], budget: Budget) -> dict[int, Sequence[int]]:
         """The term's positions in each of `docs` that contains it (fields with `TermPositions`).
 
         Reads the posting blocks again rather than caching positions (several times the size of
@@ -137,7 +138,7 @@ class Engine:
         documents' positions are decoded. Raises `NoPositions` when the index has none (built
         before they were added).
         """
-        found: dict[int, array[int]] = {}
+        found: dict[int, Sequence[int]] = {}
         if not docs or not self.reader.doc_frequency(fieldname, text):
             return found
         ordered = sorted(docs)
@@ -164,13 +165,14 @@ class Engine:
                 deltas, _, values = matcher._data
                 if not isinstance(values, tuple) or len(values) != len(deltas):
                     raise NoPositions(fieldname)
-                budget.spend(len(deltas))
                 ids = itertools.accumulate(deltas, initial=base)
                 next(ids)  # the base itself
+                decoded = 0
                 for docnum, value in zip(ids, values, strict=True):
                     if docnum in docs:
-                        found[docnum] = positions = decode_positions(value)
-                        budget.spend(len(positions))
+                        found[docnum] = decode_positions(value)
+                        decoded += len(value)  # about one byte per position
+                budget.spend(len(deltas) + decoded)
                 matcher._next_block()
         return found
 

@@ -13,7 +13,6 @@ the search's budget like everything else.
 
 from __future__ import annotations
 
-from array import array
 from collections.abc import Iterable, Sequence
 
 from index.analysis import fold
@@ -40,7 +39,7 @@ def by_positions(engine: Engine, phrases: Iterable[Sequence[str]], docs: set[int
 def _with_phrase(engine: Engine, words: list[str], docs: set[int], budget: Budget) -> set[int]:
     if len(words) < 2:
         return docs
-    found: dict[str, dict[int, array[int]]] = {}
+    found: dict[str, dict[int, Sequence[int]]] = {}
     alive = docs
     for word in sorted(set(words), key=lambda w: len(engine.postings(FIELD, w).ids)):
         found[word] = engine.positions(FIELD, word, alive, budget)
@@ -49,15 +48,22 @@ def _with_phrase(engine: Engine, words: list[str], docs: set[int], budget: Budge
             return set()
     first, rest = found[words[0]], [(offset, found[w]) for offset, w in enumerate(words[1:], 1)]
     kept: set[int] = set()
-    for docnum in alive:
-        starts = set(first[docnum])
-        budget.spend(len(starts))
+    for n, docnum in enumerate(alive):
+        if not n % 256:
+            budget.spend(256)
+        starts = first[docnum]
+        if len(starts) == 1:  # the first word once in the article: look for the others after it
+            start = starts[0]
+            if all(start + offset in positions[docnum] for offset, positions in rest):
+                kept.add(docnum)
+            continue
+        candidates = set(starts)
         for offset, positions in rest:
             # starts that have this word `offset` places later: p - offset for each of its positions
-            starts.intersection_update(map(offset.__rsub__, positions[docnum]))
-            if not starts:
+            candidates.intersection_update(map(offset.__rsub__, positions[docnum]))
+            if not candidates:
                 break
-        if starts:
+        if candidates:
             kept.add(docnum)
     return kept
 

@@ -24,7 +24,7 @@ import sys
 import zlib
 from array import array
 from collections import Counter, defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any, ClassVar
 
 from whoosh import columns, fields, formats
@@ -100,6 +100,7 @@ class TermPositions(TermCounts):
 
 
 _BIG_ENDIAN = sys.byteorder == "big"
+_ONE_BYTE_CODE = ord("B")
 #: `encode_positions([p])` for p < 256, the most frequent value by far (a word once, early on).
 _ONE_POSITION = [b"B" + bytes((p,)) for p in range(0x100)]
 
@@ -117,13 +118,15 @@ def encode_positions(positions: list[int]) -> bytes:
     return code.encode("ascii") + packed.tobytes()
 
 
-def decode_positions(value: bytes) -> array[int]:
+def decode_positions(value: bytes) -> Sequence[int]:
     """The positions `encode_positions` packed (ascending)."""
+    if value[0] == _ONE_BYTE_CODE:  # the common case: no array needed
+        return (value[1],) if len(value) == 2 else list(itertools.accumulate(value[1:]))
     deltas = array(chr(value[0]))
     deltas.frombytes(value[1:])
     if _BIG_ENDIAN:
         deltas.byteswap()
-    return array("I", itertools.accumulate(deltas))
+    return list(itertools.accumulate(deltas))
 
 
 def _text_field(analyzer: CompositeAnalyzer, *, stored: bool = False, positions: bool = False) -> fields.TEXT:
