@@ -305,6 +305,8 @@ class Core:
         if index is None:
             return self.no_index(lang)
         result = index.search(query.text, page=page, per_page=self.page_size, sort=sort)
+        if result.timed_out:
+            raise TimeoutError("the search passed its deadline")  # the handler's timeout reply
         return self._results(result, lang, sort=sort, truncated=query.truncated)
 
     def _results(self, page: SearchPage, lang: str, *, sort: str, truncated: bool) -> Reply:
@@ -624,6 +626,8 @@ class Core:
             return [], ""
         page = int(offset) if offset.isdigit() and 0 < int(offset) <= 50 else 1
         result = index.search(query.text, page=page, per_page=INLINE_PAGE)
+        if result.timed_out:
+            raise TimeoutError("the search passed its deadline")
         items = []
         for hit in result.results:
             article = self.store.get(hit.id)

@@ -19,6 +19,7 @@ from telegram import (
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     InlineQueryResultArticle,
+    InlineQueryResultsButton,
     InputTextMessageContent,
     LinkPreviewOptions,
     Message,
@@ -35,6 +36,7 @@ from bot.ratelimit import RateLimiter
 from bot.render import ENTITY_TYPES, language_of, telegram_view
 from bot.subscriptions import Subscriber
 from bot.usage import count_query
+from index.budget import call_with_deadline
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -57,9 +59,10 @@ def lang_of(update: Update) -> str:
 
 
 async def in_thread(context: Context, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Run core work off the event loop, bounded by the search timeout."""
+    """Run core work off the event loop, bounded by the search timeout: the wait here, and the
+    searches inside through their deadline (they stop computing when it passes)."""
     timeout: float = context.bot_data.get("search_timeout", 5.0)
-    return await asyncio.wait_for(asyncio.to_thread(func, *args, **kwargs), timeout)
+    return await asyncio.wait_for(asyncio.to_thread(call_with_deadline, timeout, func, *args, **kwargs), timeout)
 
 
 def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
@@ -152,13 +155,33 @@ async def edit_pressed(query: CallbackQuery, message: Message, reply: Reply, *, 
         await reply_in(message, reply)
 
 
+def limit_key(update: Update) -> int | None:
+    """Whose turn an update takes from the per-user limit.
+
+    A message sent on behalf of a chat (a channel post, an anonymous group admin, a linked
+    channel) counts against that chat: its `from`, if any, is a placeholder bot shared by every
+    such chat. Otherwise the user (messages, buttons, inline queries), else the chat itself.
+    """
+    message = update.effective_message
+    if update.callback_query is None and message is not None and message.sender_chat is not None:
+        return message.sender_chat.id
+    user = update.effective_user
+    if user is not None:
+        return user.id
+    chat = update.effective_chat
+    return chat.id if chat is not None else None
+
+
+def take_turn(update: Update, context: Context, *, answered: bool = False) -> tuple[bool, float, bool]:
+    """The per-user limit for this update: (allowed, seconds to wait, warn), see `RateLimiter.check`."""
+    limiter: RateLimiter = context.bot_data["limiter"]
+    key = limit_key(update)
+    return (True, 0.0, False) if key is None else limiter.check(key, answered=answered)
+
+
 async def allowed(update: Update, context: Context) -> bool:
     """Per-user rate limit; the first refusal in a row gets a polite 'please wait'."""
-    limiter: RateLimiter = context.bot_data["limiter"]
-    user = update.effective_user
-    if user is None:
-        return True
-    ok, wait, warn = limiter.check(user.id)
+    ok, wait, warn = take_turn(update, context)
     if not ok and warn:
         core = core_of(context)
         await send(update, [core.notice("rate_limited", lang_of(update), seconds=int(wait))])
@@ -245,13 +268,15 @@ async def help_command(update: Update, context: Context) -> None:
 async def about(update: Update, context: Context) -> None:
     """What the archive covers: article count and date range."""
     core = core_of(context)
-    await send(update, [await in_thread(context, core.about, lang_of(update))])
+    if await allowed(update, context):
+        await send(update, [await in_thread(context, core.about, lang_of(update))])
 
 
 async def latest(update: Update, context: Context) -> None:
     """The newest articles."""
     core = core_of(context)
-    await send(update, [await in_thread(context, core.latest, lang_of(update))])
+    if await allowed(update, context):
+        await send(update, [await in_thread(context, core.latest, lang_of(update))])
 
 
 async def search_command(update: Update, context: Context) -> None:
@@ -370,6 +395,13 @@ async def button(update: Update, context: Context) -> None:
             and not await membership.is_admin(context.bot, message.chat.id, query.from_user.id)):
         await answer(context, query, core.renderer.label(lang, "digest_admins_only"), alert=True)
         return
+    # Presses that search, read or build a digest take a turn; settings buttons (one row written,
+    # the message edited) do not, so stepping a digest's time by ±30 minutes is never refused.
+    ok, wait, _ = (True, 0.0, False) if channels.changes_digest(query.data) else take_turn(update, context,
+                                                                                           answered=True)
+    if not ok:  # every press needs an answer, so each refused one gets this short one
+        await answer(context, query, core.renderer.label(lang, "rate_limited", int(wait)), alert=True)
+        return
     try:
         chat = message.chat_id if message is not None else query.from_user.id
         result = await in_thread(context, core.callback, query.data, lang, message_query=query_in_message(message),
@@ -393,6 +425,12 @@ async def inline_query(update: Update, context: Context) -> None:
     if inline is None:
         return
     core = core_of(context)
+    ok, wait, _ = take_turn(update, context, answered=True)
+    if not ok:  # no results, and the reason where results would be (not cached: it is personal)
+        wait_button = InlineQueryResultsButton(text=core.renderer.label(lang_of(update), "rate_limited", int(wait)),
+                                               start_parameter="help")
+        await inline.answer([], cache_time=0, is_personal=True, button=wait_button)
+        return
     try:
         items, next_offset = await in_thread(context, core.inline, inline.query, inline.offset, lang_of(update))
     except TimeoutError:

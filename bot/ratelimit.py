@@ -28,9 +28,12 @@ class RateLimiter:
         self._buckets: dict[int, _Bucket] = {}
         self._lock = threading.Lock()
 
-    def check(self, user_id: int) -> tuple[bool, float, bool]:
+    def check(self, user_id: int, *, answered: bool = False) -> tuple[bool, float, bool]:
         """(allowed, seconds to wait, warn) — `warn` is True only for the first refusal in a row,
-        so a flooding user gets one 'please wait', not one per message."""
+        so a flooding user gets one 'please wait', not one per message.
+
+        `answered`: the caller answers every refusal itself (a button's toast, an inline answer),
+        so this one does not use up the chat warning."""
         now = self.clock()
         with self._lock:
             bucket = self._buckets.get(user_id)
@@ -42,8 +45,8 @@ class RateLimiter:
                 bucket.tokens -= 1.0
                 bucket.warned = False
                 return True, 0.0, False
-            warn = not bucket.warned
-            bucket.warned = True
+            warn = not bucket.warned and not answered
+            bucket.warned = bucket.warned or not answered
             if len(self._buckets) > 10000:
                 self._forget_full(now)
             return False, math.ceil((1.0 - bucket.tokens) / self.rate), warn

@@ -33,6 +33,9 @@ BIGRAM_SEP = "_"
 _WORD = re.compile(r"[^\W_]+")
 # Punctuation that ends a phrase: no bigram is formed across it ("Hà Nội. Đảng" is not a word).
 _PHRASE_BREAK = re.compile(r"[.,;:!?()\[\]{}\"“”«»…|\n]")
+# Anything between two syllables other than spaces and hyphens: a quoted phrase cannot span it.
+_NOT_PHRASE_GAP = re.compile(r"[^\s\-]")
+_PHRASE_GAPS = re.compile(r"(?:[^\w\s\-]|_)+")
 
 # -- folding -----------------------------------------------------------------------------------
 
@@ -213,21 +216,42 @@ class VietnameseTokenizer(Tokenizer):
                 token.text = text
                 yield token
             return
+        if positions and not (chars or keeporiginal or self.boundaries):
+            yield from _positioned(value, token, start_pos)  # the fast path for positional fields
+            return
         last_end = 0
+        skipped = 0  # extra positions left between syllables that a phrase may not span
         for pos, match in enumerate(_WORD.finditer(value)):
             start, end = match.span()
             token.text = text = match.group()
+            gap = value[last_end:start]
+            last_end = end
             if self.boundaries:
-                gap = value[last_end:start]
                 token.boundary = pos == 0 or (gap != " " and _PHRASE_BREAK.search(gap) is not None)
-                last_end = end
             if keeporiginal:
                 token.original = text
             if positions:
-                token.pos = start_pos + pos
+                if pos and gap != " " and _NOT_PHRASE_GAP.search(gap) is not None:
+                    skipped += 1
+                token.pos = start_pos + pos + skipped
             if chars:
                 token.startchar, token.endchar = start_char + start, start_char + end
             yield token
+
+
+def _positioned(value: str, token: Token, start_pos: int) -> Iterator[Token]:
+    """Syllables with positions; anything between two syllables other than spaces and hyphens
+    skips a position, so syllables are adjacent exactly when a quoted phrase may join them (see
+    `index.query.phrase_pattern`). Splitting at such characters first keeps this as cheap as
+    the plain fast path: they never occur inside a syllable."""
+    pos = start_pos
+    for segment in _PHRASE_GAPS.split(value):
+        for text in _WORD.findall(segment):
+            token.text = text
+            token.pos = pos
+            pos += 1
+            yield token
+        pos += 1
 
 
 class ToneFilter(Filter):

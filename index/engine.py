@@ -20,6 +20,7 @@ import threading
 from array import array
 from bisect import bisect_left
 from collections import OrderedDict
+from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 from whoosh import query as wq
@@ -28,8 +29,9 @@ from whoosh.matching.wrappers import FilterMatcher
 from whoosh.reading import IndexReader, TermNotFound
 from whoosh.util.numeric import length_to_byte
 
+from index.budget import Budget
 from index.codec import BYTE_TO_LENGTH, CachedLengthsReader
-from index.schema import stored_body
+from index.schema import decode_positions, stored_body
 
 K1 = 1.2
 #: Length normalisation per field: titles are all short, so their length says little.
@@ -67,6 +69,10 @@ class Stored(NamedTuple):
     fields: dict[str, Any]
     body: str
     memo: dict[str, str]
+
+
+class NoPositions(Exception):
+    """The index holds no positions for the field (built with an older schema)."""
 
 
 class Engine:
@@ -123,6 +129,52 @@ class Engine:
                 ids.extend(d for d, _ in kept)
                 tfs.extend(w for _, w in kept)
         return Postings(ids, tfs)
+
+    def positions(self, fieldname: str, text: str, docs: set[int], budget: Budget) -> dict[int, Sequence[int]]:
+        """The term's positions in each of `docs` that contains it (fields with `TermPositions`).
+
+        Reads the posting blocks again rather than caching positions (several times the size of
+        the postings): only blocks holding one of `docs` are looked into, and only those
+        documents' positions are decoded. Raises `NoPositions` when the index has none (built
+        before they were added).
+        """
+        found: dict[int, Sequence[int]] = {}
+        if not docs or not self.reader.doc_frequency(fieldname, text):
+            return found
+        ordered = sorted(docs)
+        for sub, base in self._leaves:
+            try:
+                matcher = sub.postings(fieldname, text)
+            except TermNotFound:
+                continue
+            if isinstance(matcher, FilterMatcher):
+                matcher = matcher.child
+            if not isinstance(matcher, W3LeafMatcher):
+                raise NoPositions(fieldname)
+            low = base
+            while matcher.is_active():
+                # the block's header has its last id: a block with no candidate is not even read
+                high = base + matcher._maxid
+                at = bisect_left(ordered, low)
+                low = high + 1
+                budget.spend(1)
+                if at == len(ordered) or ordered[at] > high:
+                    matcher._next_block()
+                    continue
+                matcher._read_data()
+                deltas, _, values = matcher._data
+                if not isinstance(values, tuple) or len(values) != len(deltas):
+                    raise NoPositions(fieldname)
+                ids = itertools.accumulate(deltas, initial=base)
+                next(ids)  # the base itself
+                decoded = 0
+                for docnum, value in zip(ids, values, strict=True):
+                    if docnum in docs:
+                        found[docnum] = decode_positions(value)
+                        decoded += len(value)  # about one byte per position
+                budget.spend(len(deltas) + decoded)
+                matcher._next_block()
+        return found
 
     def stored(self, docnum: int) -> Stored:
         """A document's stored fields and body, decoded once while it stays among the recent ones."""

@@ -26,6 +26,7 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
+from index.budget import current_deadline
 from index.searcher import Hit, SearchIndex, SearchPage
 
 log = logging.getLogger(__name__)
@@ -66,8 +67,8 @@ def _worker_warm() -> int:
     return os.getpid() if _worker_open() is not None else 0
 
 
-def _worker_search(query: str, page: int, per_page: int, sort: str) -> SearchPage:
-    return _worker_open().search(query, page=page, per_page=per_page, sort=sort)
+def _worker_search(query: str, page: int, per_page: int, sort: str, deadline: float | None = None) -> SearchPage:
+    return _worker_open().search(query, page=page, per_page=per_page, sort=sort, deadline=deadline)
 
 
 def _worker_related(article_id: str, limit: int) -> list[Hit]:
@@ -109,10 +110,15 @@ class PooledIndex:
 
     # -- searching -------------------------------------------------------------------------------
 
-    def search(self, query: str, *, page: int = 1, per_page: int = 5, sort: str = "relevance") -> SearchPage:
-        result: SearchPage | None = self._call(_worker_search, query, page, per_page, sort)
+    def search(self, query: str, *, page: int = 1, per_page: int = 5, sort: str = "relevance",
+               deadline: float | None = None) -> SearchPage:
+        """Like `SearchIndex.search`; the deadline travels with the task, so the worker itself
+        stops at it (and skips a task that waited in the queue past it)."""
+        if deadline is None:
+            deadline = current_deadline()
+        result: SearchPage | None = self._call(_worker_search, query, page, per_page, sort, deadline)
         if result is None:
-            return self._local.search(query, page=page, per_page=per_page, sort=sort)
+            return self._local.search(query, page=page, per_page=per_page, sort=sort, deadline=deadline)
         return result
 
     def related(self, article_id: str, *, limit: int = 5) -> list[Hit]:

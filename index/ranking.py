@@ -20,14 +20,17 @@ from collections import Counter
 from whoosh.query import Term
 from whoosh.searching import Searcher
 
+from index import phrases
 from index.analysis import fold, query_syllables, word_start_matches
+from index.budget import Budget
 from index.engine import Engine
-from index.query import ParsedQuery, exclusion_query, match_query, phrase_pattern, rank_query
+from index.query import ParsedQuery, exclusion_query, match_query, rank_query
 from index.scoring import Ranked, Scorer
 
 #: Below this many strict matches, the search relaxes and appends looser matches.
 RELAX_BELOW = 3
-#: Quoted phrases are checked against the stored text of at most this many candidates.
+#: Without positions (an old index), quoted phrases are checked against the stored text of at
+#: most this many candidates.
 PHRASE_CANDIDATES = 1000
 #: How many of the best candidates are re-ranked from their stored text.
 RERANK_DEPTH = 10
@@ -43,9 +46,11 @@ BODY_CHARS = 3000
 class Ranking:
     """Runs a parsed query; `docs` holds (docnum, score) of the first `limit` results in order."""
 
-    def __init__(self, engine: Engine, searcher: Searcher, parsed: ParsedQuery, *, newest: bool, limit: int) -> None:
+    def __init__(self, engine: Engine, searcher: Searcher, parsed: ParsedQuery, *, newest: bool, limit: int,
+                 budget: Budget | None = None) -> None:
         self.engine = engine
         self.searcher = searcher
+        self.budget = budget if budget is not None else Budget()
         self.newest = newest
         self.limit = limit
         self.relaxed = False
@@ -59,6 +64,7 @@ class Ranking:
         if self.total < RELAX_BELOW and words > 1:
             seen = {docnum for docnum, _ in self.docs}
             for minimum in sorted({max(1, words - 1), max(1, (words + 1) // 2)}, reverse=True):
+                self.budget.check()
                 total, docs = self._run(parsed, minimum=minimum)
                 if total > self.total:
                     self.docs += [d for d in docs if d[0] not in seen][: max(0, limit - len(self.docs))]
@@ -73,6 +79,7 @@ class Ranking:
     def _run(self, parsed: ParsedQuery, *, minimum: int | None = None) -> tuple[int, Ranked]:
         """Total and best results: all words must match, or (relaxed) at least `minimum` of them."""
         engine = self.engine
+        self.budget.check()
         allowed: set[int] | None = None
         if parsed.period is not None:
             allowed = engine.docs(Term("period", parsed.period))
@@ -84,7 +91,7 @@ class Ranking:
         matched = engine.docs(match_query(parsed)) if minimum is None else self._at_least(parsed, minimum)
         if allowed is not None:
             matched &= allowed
-        scorer = Scorer(engine, rank_query(parsed))
+        scorer = Scorer(engine, rank_query(parsed), budget=self.budget)
         if parsed.phrases:
             matched = self._phrase_filter(parsed, scorer, matched)
         if self.newest:
@@ -117,20 +124,17 @@ class Ranking:
         return ranked[: self.limit]
 
     def _phrase_filter(self, parsed: ParsedQuery, scorer: Scorer, matched: set[int]) -> set[int]:
-        """Quoted phrases: keep the candidates whose stored text has every phrase.
+        """Quoted phrases: keep the candidates that have every phrase (see `index.phrases`).
 
-        Only the best `PHRASE_CANDIDATES` are read, so with more candidates than that the total
-        counts what was checked.
+        An index without positions falls back to reading the stored text of the best
+        `PHRASE_CANDIDATES` only, so with more candidates than that the total counts what was checked.
         """
-        patterns = [phrase_pattern(p) for p in parsed.phrases]
-        kept: set[int] = set()
-        for docnum, _ in scorer.top(matched, PHRASE_CANDIDATES):
-            stored, body, _ = self.engine.stored(docnum)
-            text = "\n".join((stored.get("title") or "", stored.get("lead") or "", body))
-            folded = fold(text).lower()
-            if all(p.search(folded) for p in patterns):
-                kept.add(docnum)
-        return kept
+        try:
+            folded = [tuple(w.folded for w in p) for p in parsed.phrases]
+            return phrases.by_positions(self.engine, folded, matched, self.budget)
+        except phrases.NoPositions:
+            best = [docnum for docnum, _ in scorer.top(matched, PHRASE_CANDIDATES)]
+            return phrases.by_stored_text(self.engine, parsed.phrases, best, self.budget)
 
     def _rerank(self, parsed: ParsedQuery, best: Ranked) -> Ranked:
         words = parsed.words

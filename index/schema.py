@@ -9,7 +9,8 @@ Three scored text fields, chosen for what they cost at build time as much as for
   short fields decide the order. Exact and bigram terms for the whole body would more than double
   the postings Whoosh has to write (measured: bigrams alone cut the build rate fivefold); whether
   query words are adjacent in the body is judged instead from the stored text of the best few
-  candidates (see `index.ranking`).
+  candidates (see `index.ranking`). It does keep positions (`TermPositions`): a quoted phrase is
+  checked against every candidate from them (`index.phrases`), not by reading stored texts.
 
 Stored values serve the results page, snippets and "related": title, lead, the body (zlib
 compressed), url and the ISO publication date.
@@ -17,9 +18,13 @@ compressed), url and the ISO publication date.
 
 from __future__ import annotations
 
+import itertools
+import operator
+import sys
 import zlib
-from collections import Counter
-from collections.abc import Iterator
+from array import array
+from collections import Counter, defaultdict
+from collections.abc import Iterator, Sequence
 from typing import Any, ClassVar
 
 from whoosh import columns, fields, formats
@@ -29,7 +34,8 @@ from articles.model import VIETNAM_TZ, Article, published_iso, published_sort_ke
 from index.analysis import vietnamese_analyzer
 
 #: Bump when analysis or fields change: an index built with another version is rebuilt in full.
-SCHEMA_VERSION = 1
+#: 2: positions in `text` (quoted phrases).
+SCHEMA_VERSION = 2
 
 
 class TermCounts(formats.Format):
@@ -66,9 +72,66 @@ class TermCounts(formats.Format):
         return b""
 
 
-def _text_field(analyzer: CompositeAnalyzer, *, stored: bool = False) -> fields.TEXT:
+class TermPositions(TermCounts):
+    """`TermCounts` plus each posting's positions, for quoted phrases (see `index.phrases`).
+
+    Whoosh's `Positions` pickles a list per posting and its decoding is Python per position; here
+    positions are deltas in the narrowest array type that holds them (one type-code byte, then the
+    array's bytes, little-endian), decoded in C. Positions come from the tokenizer, which leaves a
+    gap wherever a phrase may not continue (punctuation between two syllables).
+    """
+
+    posting_size = -1
+
+    def word_values(
+        self, value: str, analyzer: CompositeAnalyzer, **kwargs: Any
+    ) -> Iterator[tuple[str, int, float, bytes]]:
+        boost = self.field_boost
+        found: defaultdict[str, list[int]] = defaultdict(list)
+        for token in analyzer(value, positions=True, **kwargs):
+            found[token.text].append(token.pos)
+        one = _ONE_POSITION
+        for word, ps in found.items():
+            n = len(ps)
+            yield word, n, n * boost, one[ps[0]] if n == 1 and ps[0] < 0x100 else encode_positions(ps)
+
+    def decode_positions(self, valuestring: bytes) -> list[int]:
+        return list(decode_positions(valuestring))
+
+
+_BIG_ENDIAN = sys.byteorder == "big"
+_ONE_BYTE_CODE = ord("B")
+#: `encode_positions([p])` for p < 256, the most frequent value by far (a word once, early on).
+_ONE_POSITION = [b"B" + bytes((p,)) for p in range(0x100)]
+
+
+def encode_positions(positions: list[int]) -> bytes:
+    """Ascending positions as a type code ("B", "H" or "I") and the array of their deltas."""
+    deltas = positions if len(positions) == 1 else list(map(operator.sub, positions, [0, *positions]))
+    top = max(deltas)
+    if top < 0x100:
+        return b"B" + bytes(deltas)  # the common case, and the cheapest: called per word per article
+    code = "H" if top < 0x10000 else "I"
+    packed = array(code, deltas)
+    if _BIG_ENDIAN:
+        packed.byteswap()
+    return code.encode("ascii") + packed.tobytes()
+
+
+def decode_positions(value: bytes) -> Sequence[int]:
+    """The positions `encode_positions` packed (ascending)."""
+    if value[0] == _ONE_BYTE_CODE:  # the common case: no array needed
+        return (value[1],) if len(value) == 2 else list(itertools.accumulate(value[1:]))
+    deltas = array(chr(value[0]))
+    deltas.frombytes(value[1:])
+    if _BIG_ENDIAN:
+        deltas.byteswap()
+    return list(itertools.accumulate(deltas))
+
+
+def _text_field(analyzer: CompositeAnalyzer, *, stored: bool = False, positions: bool = False) -> fields.TEXT:
     field = fields.TEXT(analyzer=analyzer, stored=stored, phrase=False)
-    field.format = TermCounts()
+    field.format = TermPositions() if positions else TermCounts()
     return field
 
 
@@ -78,7 +141,7 @@ def build_schema() -> fields.Schema:
         id=fields.ID(stored=True, unique=True),
         title=_text_field(vietnamese_analyzer(), stored=True),
         lead=_text_field(vietnamese_analyzer(), stored=True),
-        text=_text_field(vietnamese_analyzer(exact=False, bigrams=False)),
+        text=_text_field(vietnamese_analyzer(exact=False, bigrams=False), positions=True),
         body=fields.STORED(),
         url=fields.STORED(),
         published=fields.STORED(),

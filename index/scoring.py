@@ -21,6 +21,7 @@ from typing import Any, NamedTuple
 
 from whoosh import query as wq
 
+from index.budget import Budget
 from index.engine import Engine, intersect
 
 #: The field holding the whole text: many, weak postings ("dense"); the others are "sparse".
@@ -59,7 +60,8 @@ class Group(NamedTuple):
 class Scorer:
     """The compiled rank query of one search."""
 
-    def __init__(self, engine: Engine, query: wq.Query, *, coverage: bool = True) -> None:
+    def __init__(self, engine: Engine, query: wq.Query, *, coverage: bool = True, budget: Budget | None = None) -> None:
+        self.budget = budget if budget is not None else Budget()
         self.groups = [_group(engine, q) for q in _groups(query)]
         self.words = sum(1 for g in self.groups if g.word)
         self.coverage = coverage and self.words > 1
@@ -92,9 +94,11 @@ class Scorer:
         head = self._head_bounds(candidates)
         body = sum(c.scale for g in self.groups for m in g.dense for c in m)
         best: list[tuple[float, int]] = []  # heap of (score, -docnum): the k best so far
+        spend = self.budget.spend
         for docnum in sorted(head, key=head.__getitem__, reverse=True):
             if len(best) == k and head[docnum] + body < best[0][0]:
                 break  # neither this candidate nor any after it can make the top k
+            spend(8)  # a full score costs several postings' worth
             _push(best, k, self.score(docnum), docnum)
         if len(best) < k or best[0][0] <= body * self.floor:
             for docnum, value in self._body_only(candidates.difference(head), k):
@@ -109,6 +113,7 @@ class Scorer:
             for member in group.sparse:
                 for clause in member:
                     ids, tfs, size, scale, norms = clause
+                    self.budget.spend(min(size, 8 * len(candidates)))
                     if size <= 8 * len(candidates):
                         # a short list (titles, leads): one pass over it beats a search per match
                         for d, tf in zip(ids, tfs, strict=True):
@@ -130,7 +135,8 @@ class Scorer:
         totals = dict.fromkeys(rest, 0.0)
         for group in self.groups:
             for member in group.dense:
-                for ids, tfs, _, scale, norms in member:
+                for ids, tfs, size, scale, norms in member:
+                    self.budget.spend(size)
                     for d, tf in zip(ids, tfs, strict=True):
                         if d in totals:
                             totals[d] += scale * tf / (tf + norms[d])

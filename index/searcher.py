@@ -24,6 +24,7 @@ from whoosh.filedb.filestore import FileStorage
 from whoosh.searching import Searcher
 
 from articles.model import parse_published, published_iso
+from index.budget import Budget, SearchTimeout, current_deadline
 from index.engine import Engine
 from index.layout import current_generation, dir_size, pointer_stamp
 from index.query import MAX_CHARS, parse_query
@@ -92,6 +93,8 @@ class SearchPage:
     suggestion: str | None = None
     relaxed: bool = False
     truncated: bool = False
+    #: The search's deadline passed before it finished: nothing was found, nothing is certain.
+    timed_out: bool = False
 
     def to_json(self) -> dict[str, Any]:
         """The `bantin search --json` contract, plus pages/per_page/relaxed."""
@@ -205,25 +208,42 @@ class SearchIndex:
 
     # -- searching -------------------------------------------------------------------------------
 
-    def search(self, query: str, *, page: int = 1, per_page: int = 5, sort: str = "relevance") -> SearchPage:
-        """One page of results; never raises on the query text, paging or sort values."""
+    def search(self, query: str, *, page: int = 1, per_page: int = 5, sort: str = "relevance",
+               deadline: float | None = None) -> SearchPage:
+        """One page of results; never raises on the query text, paging or sort values.
+
+        `deadline` (`time.time()`; by default the caller's `index.budget.deadline_after`) bounds
+        the search: past it, the search stops where it is and returns a page marked `timed_out`.
+        """
         parsed = parse_query(query)
         shown = _shown_query(query)
         page, per_page = _positive(page, 1), min(_positive(per_page, 5), MAX_PER_PAGE)
         sort = sort if sort in SORTS else "relevance"
         if parsed.empty:
             return SearchPage(shown, 0, page, 0, per_page, truncated=parsed.truncated)
-        with self._lock:
+        budget = Budget(deadline if deadline is not None else current_deadline())
+        timed_out = SearchPage(shown, 0, page, 0, per_page, truncated=parsed.truncated, timed_out=True)
+        remaining = budget.remaining()
+        # searches take turns: one that waited past its deadline does not start at all
+        if not self._lock.acquire(timeout=-1 if remaining is None else remaining):
+            return timed_out
+        try:
+            budget.check()
             self._refresh()
             searcher = self._searcher
             limit = min(page * per_page, searcher.doc_count() + per_page)
-            ranked = Ranking(self._engine, searcher, parsed, newest=sort == "newest", limit=limit)
+            ranked = Ranking(self._engine, searcher, parsed, newest=sort == "newest", limit=limit, budget=budget)
             start = (page - 1) * per_page
             chosen = ranked.docs[start : start + per_page]
             hits = [self._hit(docnum, score, ranked.highlight) for docnum, score in chosen]
             suggestion = None
             if ranked.strict_total < RELAX_BELOW:
+                budget.check()
                 suggestion = self._suggester.suggest(self._engine, ranked.parsed, ranked.strict_total)
+        except SearchTimeout:
+            return timed_out
+        finally:
+            self._lock.release()
         pages = -(-ranked.total // per_page)
         return SearchPage(
             shown, ranked.total, page, pages, per_page, hits, suggestion, ranked.relaxed, parsed.truncated

@@ -830,6 +830,17 @@ class FakeBotAPI:
             if stored is not None:
                 stored.deleted = True
 
+    def send_as_chat(self, chat_id: int, text: str, *, chat_type: str = "supergroup") -> int:
+        """A message sent on behalf of the chat itself (an anonymous group admin): `sender_chat`
+        is the chat, and there is no `from`."""
+        with self._cond:
+            msg = self._user_message(chat_id, None, chat_type, "vi", None, None, "Lan")
+            msg.pop("from", None)
+            msg["sender_chat"] = msg["chat"]
+            _set_text(msg, text, None)
+            self._store(chat_id, msg, from_bot=False)
+            return self.push_update({"message": msg})
+
     def press_button(
         self,
         chat_id: int,

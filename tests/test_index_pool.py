@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from index.budget import deadline_after
 from index.pool import PooledIndex, default_workers
 from index.searcher import IndexMissing, SearchIndex
 from tests.test_index_helpers import article, build
@@ -113,3 +114,14 @@ def _alive(pid: int) -> bool:
             return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
     except FileNotFoundError:  # gone meanwhile, or no /proc here: kill(pid, 0) said it exists
         return not Path(f"/proc/{pid}").parent.exists()
+
+
+def test_an_expired_search_returns_at_once_and_frees_the_worker(root: Path) -> None:
+    with PooledIndex.open(root, 1) as index:
+        expected = index.search("thời tiết")
+        assert not expected.timed_out and expected.results
+        late = index.search('"thời tiết"', deadline=time.time() - 1)
+        assert late.timed_out and late.results == [] and late.total == 0
+        with deadline_after(-1):  # the bot's way: a deadline for everything run under its timeout
+            assert index.search("thời tiết").timed_out
+        assert index.search("thời tiết") == expected  # the same single worker answers the next one

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 import re
+import sys
+import time
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -11,6 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from index import budget
 from index.searcher import IndexMissing, SearchIndex
 from tests.test_index_helpers import article, build, ids
 
@@ -189,3 +193,22 @@ def test_search_never_raises(index: SearchIndex, text: str, page: int, per_page:
     result = index.search(text, page=page, per_page=per_page, sort=sort)
     assert result.total >= len(result.results)
     assert all("<script" not in h.snippet for h in result.results)
+
+
+def test_a_search_stops_inside_the_engine_when_its_deadline_passes(index: SearchIndex,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    assert index.search("thời tiết", deadline=time.time() - 1).timed_out
+    # The deadline passes mid-search: every look at the clock moves it on by a second.
+    looks: list[str] = []
+    clock = iter(itertools.count(start=time.time(), step=1.0))
+
+    def ticking() -> float:
+        looks.append(sys._getframe(2).f_code.co_name)  # who asked Budget.check / Budget.remaining
+        return next(clock)
+
+    monkeypatch.setattr(budget.time, "time", ticking)
+    page = index.search('"thời tiết" mưa', deadline=time.time() + 3.5)
+    assert page.timed_out and not page.results
+    assert looks[-1] == "spend"  # stopped by a check made inside a loop, not only between steps
+    monkeypatch.undo()
+    assert not index.search('"thời tiết" mưa').timed_out  # and the index is fine afterwards
