@@ -14,6 +14,7 @@ import re
 import time
 import unicodedata
 from collections.abc import Callable, Iterator
+from itertools import pairwise
 from typing import Any
 
 from whoosh.analysis import Token, Tokenizer
@@ -49,7 +50,7 @@ def folded_syllables(text: str) -> list[list[str]]:
 
 
 def bigrams(text: str) -> list[str]:
-    return [f"{a}_{b}" for run in folded_syllables(text) for a, b in zip(run, run[1:], strict=False)]
+    return [f"{a}_{b}" for run in folded_syllables(text) for a, b in pairwise(run)]
 
 
 def unigrams(text: str) -> list[str]:
