@@ -169,6 +169,9 @@ def topical_set(systems: dict[str, Callable[[str], list[str]]], verbose: bool, p
     held = sum(1 for t in topics if t["split"] == "heldout")
     print(f"\ntopical set ({TOPICAL_SET.name}): {len(topics)} topics ({len(topics) - held} tuning, {held} held-out),")
     print(f"{judgments} judgments; nDCG@10 (gains 2/1/0), P@5 = share of top 5 graded ≥ 1, P@5² = graded 2")
+    empty = [t["id"] for t in topics if not topical.answerable(t)]
+    if empty:
+        print(f"left out, no judged document about them: {', '.join(empty)}")
     scores = {name: topical.score_topics(search, topics, TOPICAL_VARIANTS) for name, search in systems.items()}
     summaries = {
         split: {name: topical.summarise(by_variant, topics, split) for name, by_variant in scores.items()}

@@ -5,6 +5,8 @@
 - P@5: share of the top 5 graded ≥ 1 (about the topic or partly); P@5² counts grade 2 only.
 - A document in a run's top 10 that was never judged counts as 0, and is counted: a ranking that
   surfaces unjudged documents is under-rated until they are judged (bench/pool_topics.py).
+- A topic whose pool holds no document graded ≥ 1 has no ideal ranking: it is left out of the
+  means (as trec_eval does) and reported by `answerable`.
 """
 
 from __future__ import annotations
@@ -62,11 +64,16 @@ def score_topics(
     return scores
 
 
+def answerable(topic: dict[str, Any]) -> bool:
+    """Whether some judged document is at least partly about the topic."""
+    return any(grade > 0 for grade in topic.get("qrels", {}).values())
+
+
 def summarise(
     scores: dict[str, dict[str, TopicScore]], topics: list[dict[str, Any]], split: str
 ) -> dict[str, dict[str, float]]:
     """variant → {ndcg, p5, p5_strict (means), unjudged (sum)} over the topics of one split."""
-    ids = [t["id"] for t in topics if t["split"] == split]
+    ids = [t["id"] for t in topics if t["split"] == split and answerable(t)]
     summary: dict[str, dict[str, float]] = {}
     for variant, by_topic in scores.items():
         chosen = [by_topic[i] for i in ids]
