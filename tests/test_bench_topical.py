@@ -69,7 +69,7 @@ def test_the_topical_set_is_well_formed_and_its_split_reproducible() -> None:
     assert len(held) == len(topics) // 3
     assert held == set(random.Random(data["split"]["seed"]).sample(ids, len(ids) // 3))
     for topic in topics:
-        assert 2 <= len(topic["query"].split()) <= 5 or "." in topic["query"], topic["query"]
+        assert 2 <= len(topic["query"].split()) <= 5, topic["query"]
         assert topic["rule"] and topic["split"] in ("tuning", "heldout")
         assert all(grade in (0, 1, 2) for grade in topic["qrels"].values())
     assert data["judge"] and data["grades"] and data["pool"]["depth"] == 10
