@@ -116,6 +116,9 @@ def main() -> int:
     args = parser.parse_args()
     data = load_set()
     if args.apply:
+        if not args.apply.is_file():
+            print(f"no judging sheet at {args.apply}", file=sys.stderr)
+            return 2
         added = apply_sheet(data, args.apply)
         save_set(data)
         judged = sum(len(t.get("qrels", {})) for t in data["topics"])
