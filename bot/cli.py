@@ -124,6 +124,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         )
         logging.getLogger("httpx").setLevel(logging.WARNING)
+        # trafilatura logs every page it finds no text in as an ERROR; /failed already has it.
+        logging.getLogger("trafilatura").setLevel(logging.CRITICAL)
         redact = redaction.install(settings)  # before anything can log or raise the token
         func: Command = args.func
         return func(args, settings)
