@@ -38,7 +38,7 @@ CREATE TABLE IF NOT EXISTS editor_menus (user_id INTEGER PRIMARY KEY);
 #: Results of an action. `running` is only ever seen while a reindex is under way.
 RUNNING, OK, FAILED, REFUSED, BUSY, INTERRUPTED = "running", "ok", "failed", "refused", "busy", "interrupted"
 #: Actions that change the store or the index (the others only read).
-REINDEX_ACTIONS = ("reindex", "reindex full", "scan")
+REINDEX_ACTIONS = ("reindex", "reindex full", "scan", "fetch")
 
 
 def utcnow() -> datetime:

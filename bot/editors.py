@@ -28,7 +28,7 @@ from articles.model import VIETNAM_TZ
 from bot import audit as au
 from bot import callbacks as cb
 from bot.core import Button, CallbackResult, Core, Reply
-from bot.reindex import FULL, SCAN, SCHEDULED, ReindexRunner, Reporter, Run, Silent
+from bot.reindex import FETCH, FULL, SCAN, SCHEDULED, ReindexRunner, Reporter, Run, Silent
 from bot.render import Renderer, fits, shorten, utf16_len
 from bot.settings import Settings
 from bot.usage import QueryCounter
@@ -242,7 +242,7 @@ class Desk:
         step = run.step
         percent = min(100, math.floor(100 * step.done / step.total)) if step.total else 0
         return {"run": run, "step": step, "percent": percent, "started": local(run.started_at),
-                "who": run.user_name, "scheduled": run.kind == SCHEDULED}
+                "who": run.user_name, "scheduled": run.kind in (SCHEDULED, FETCH)}
 
     # -- buttons --------------------------------------------------------------------------------
 
@@ -460,6 +460,18 @@ async def scan_job(context: Any) -> None:
     run, started = desk.runner.start(SCHEDULED, scheduled_reporter())
     if not started:
         log.info("scheduled scan skipped: a %s started by %s is still running", run.kind, run.user_name or "schedule")
+
+
+async def fetch_job(context: Any) -> None:
+    """JobQueue callback for BANTIN_FEED_MINUTES: poll the newspaper's website in the reindex
+    worker (one run at a time, audit log and /stats like the scheduled scan), so new articles
+    are searchable and in the next digests without anyone acting."""
+    desk: Desk | None = context.bot_data.get("desk")
+    if desk is None:
+        return
+    run, started = desk.runner.start(FETCH, scheduled_reporter())
+    if not started:
+        log.info("feed poll skipped: a %s started by %s is still running", run.kind, run.user_name or "schedule")
 
 
 async def flush_job(context: Any) -> None:

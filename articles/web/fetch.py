@@ -95,7 +95,7 @@ class _Poller:
 
     def feed(self, url: str, progress: Progress | None) -> None:
         """One configured feed or sitemap: its validators are saved only once every page it
-        listed was dealt with, so a 304 never hides a page that failed for a passing reason."""
+        listed was stored, so a 304 never hides a page that failed."""
         self.report.feeds += 1
         retry_later = False
         try:
@@ -141,8 +141,9 @@ class _Poller:
         return found
 
     def page(self, entry: Entry) -> bool:
-        """Fetch and store one listed article if it is new; False when it failed for a passing
-        reason (the feed is then read again next time)."""
+        """Fetch and store one listed article if it is new; False when it failed. Then the feed is
+        read in full again next time and the page tried again: a feed often lists an article a
+        little before its page works, and an editor may fix a broken one."""
         url = normalize_url(entry.url)
         if url in self.listed:
             return True
@@ -169,12 +170,9 @@ class _Poller:
             if response.content_type not in HTML_TYPES and not looks_like_html(response.body):
                 raise PageError(f"không phải trang HTML ({response.content_type})")
             article = parse_webpage(response.body, url=response.url, charset=response.charset)
-        except FetchError as exc:
+        except (FetchError, PageError) as exc:
             self._fail(url, str(exc))
-            return not exc.transient
-        except PageError as exc:
-            self._fail(url, str(exc))
-            return True
+            return False
         self._store(url, article, response.headers)
         return True
 
