@@ -191,3 +191,22 @@ def test_per_host_rate_limit_spaces_requests() -> None:
         moments.append(now[0])
     paced._wait_turn("other.example")
     assert moments == [0.0, 0.5, 1.0, 1.5] and now[0] == 1.5
+
+
+def test_a_stopping_bot_interrupts_between_feeds_keeping_what_was_stored(site: Website, store: ArticleStore,
+                                                                         state: FetchState) -> None:
+    news(site, "/a/1.html", "Ea Rông sơ kết công tác xây dựng Đảng")
+    news(site, "/a/2.html", "Krông Sa ra quân làm thủy lợi")
+    one = site.page("/one.xml", rss(site.url, [("/a/1.html", "", NOW)]))
+    two = site.page("/two.xml", rss(site.url, [("/a/2.html", "", NOW)]))
+    calls: list[tuple[int, int]] = []
+
+    def progress(done: int, total: int) -> None:
+        calls.append((done, total))
+        if done == 1:
+            raise KeyboardInterrupt  # what the reindex worker's stop flag does (Interrupted)
+
+    with client() as http, pytest.raises(KeyboardInterrupt):
+        poll(store, state, http, [one, two], progress=progress)
+    assert [a.title for a in store.iter_articles()] == ["Ea Rông sơ kết công tác xây dựng Đảng"]
+    assert not site.requested("/two.xml") and calls[0] == (0, 2)

@@ -137,13 +137,6 @@ class PoliteClient:
 
     # -- robots.txt ---------------------------------------------------------------------------------
 
-    def allowed(self, url: str) -> bool:
-        try:
-            self._check_robots(url)
-        except FetchError:
-            return False
-        return True
-
     def _check_robots(self, url: str) -> None:
         parts = urlsplit(url)
         host = f"{parts.scheme}://{parts.netloc}"

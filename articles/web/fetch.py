@@ -8,6 +8,7 @@ picks up the rest.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Callable, Sequence
@@ -72,9 +73,10 @@ def poll(
     report = FetchReport()
     poller = _Poller(store, state, client, report, now - horizon, max_pages)
     for number, feed in enumerate(feeds):
-        if progress:
-            progress(number, len(feeds))
-        poller.feed(feed, progress)
+        tick = functools.partial(progress, number, len(feeds)) if progress else None
+        if tick:
+            tick()
+        poller.feed(feed, tick)
     if progress:
         progress(len(feeds), len(feeds))
     report.requests = client.requests
@@ -93,7 +95,7 @@ class _Poller:
         self.stored: set[str] = set()  # article ids stored in this poll
         self.sitemaps = 0
 
-    def feed(self, url: str, progress: Progress | None) -> None:
+    def feed(self, url: str, tick: Callable[[], None] | None) -> None:
         """One configured feed or sitemap: its validators are saved only once every page it
         listed was stored, so a 304 never hides a page that failed."""
         self.report.feeds += 1
@@ -107,8 +109,8 @@ class _Poller:
         entries = [e for listing, _ in listings for e in listing.entries]
         for done, entry in enumerate(entries):
             retry_later |= not self.page(entry)
-            if progress and done % 10 == 0:
-                progress(self.report.feeds - 1, self.report.feeds)  # also the stop check
+            if tick and done % 10 == 0:
+                tick()  # progress, and where a stopping bot interrupts the poll
         if not retry_later:
             for _listing, validators in listings:
                 if validators is not None:
