@@ -29,6 +29,7 @@ bench: $(BIN)/bantin
 	$(BIN)/python bench/search.py
 	$(BIN)/python bench/bot.py
 	$(BIN)/python bench/digest.py
+	$(BIN)/python bench/fetch.py
 
 clean:
 	rm -rf $(VENV) data *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -18,6 +18,7 @@ from articles.jsonl import RecordError, is_jsonl, read_jsonl
 from articles.model import Article
 from articles.rawpage import MAX_PAGE_BYTES, PageError, parse_page
 from articles.store import ArticleStore
+from articles.webpage import is_html_file, parse_webpage
 
 PAGE_SUFFIXES = (".txt", ".htm.txt", ".text")
 BATCH = 500
@@ -79,7 +80,7 @@ def discover(paths: Iterable[Path]) -> tuple[list[Path], list[tuple[str, str]], 
                     candidate = Path(root, name)
                     if name.startswith("."):
                         skipped += 1
-                    elif is_jsonl(candidate) or name.lower().endswith(PAGE_SUFFIXES):
+                    elif is_jsonl(candidate) or name.lower().endswith(PAGE_SUFFIXES) or is_html_file(name):
                         files.append(candidate)
                     else:
                         skipped += 1
@@ -129,6 +130,8 @@ def read_page(path: Path) -> Article | RecordError:
     except OSError as exc:
         return RecordError(source, _oserror(exc))
     try:
+        if is_html_file(path.name):  # a saved web page: trafilatura, not the raw text parser
+            return parse_webpage(data, source=source)
         return parse_page(data, source=source)
     except PageError as exc:
         return RecordError(source, str(exc))

@@ -126,6 +126,13 @@ async def post_init(application: Application) -> None:  # type: ignore[type-arg]
             every = settings.scan_minutes * 60
             application.job_queue.run_repeating(editors.scan_job, interval=every, first=every, name="scan sources")
             log.info("scanning the sources every %d min (BANTIN_SCAN_MINUTES)", settings.scan_minutes)
+        if settings.feeds and settings.feed_minutes:
+            every = settings.feed_minutes * 60
+            # The first poll soon after start: a fresh install shows the site's news right away.
+            application.job_queue.run_repeating(editors.fetch_job, interval=every, first=min(every, 5.0),
+                                                name="poll the website")
+            log.info("polling %d feed(s) every %g min (BANTIN_FEEDS, BANTIN_FEED_MINUTES)", len(settings.feeds),
+                     settings.feed_minutes)
     application.bot_data["digests"] = await start_digests(application, application.bot_data["core"], settings)
     log.info("bot @%s ready: %d articles", me.username, store.count())
 

@@ -43,7 +43,7 @@ CREATE TABLE IF NOT EXISTS editor_menus (user_id INTEGER PRIMARY KEY);
 #: Results of an action. `running` is only ever seen while a reindex is under way.
 RUNNING, OK, FAILED, REFUSED, BUSY, INTERRUPTED = "running", "ok", "failed", "refused", "busy", "interrupted"
 #: Actions that change the store or the index (the others only read).
-REINDEX_ACTIONS = ("reindex", "reindex full", "scan")
+REINDEX_ACTIONS = ("reindex", "reindex full", "scan", "fetch")
 #: Refused attempts recorded per user and hour; the rest only raise the last row's `more`.
 REFUSALS_PER_HOUR = 10
 #: Rows kept (the newest; a run still going is kept until it ends): years of a newsroom's use.

@@ -106,6 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="ingest BANTIN_SOURCES, then `run` with a token or `chat` without")
     p.set_defaults(func=cmd_start)
     add_operator_commands(sub, common)
+    add_fetch_command(sub, common)
     return parser
 
 
@@ -127,6 +128,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         )
         logging.getLogger("httpx").setLevel(logging.WARNING)
+        # trafilatura logs every page it finds no text in as an ERROR; /failed already has it.
+        logging.getLogger("trafilatura").setLevel(logging.CRITICAL)
         redact = redaction.install(settings)  # before anything can log or raise the token
         func: Command = args.func
         return func(args, settings)
@@ -213,17 +216,21 @@ def run_ingest(
 ) -> tuple[IngestReport, dict[str, object] | None]:
     """Ingest, then build or update the index unless `index` is False: the index follows the store.
     Progress goes to stderr unless `quiet`."""
-    from index.maintenance import update_index
-
     say = say or Messages(settings.lang)
     with ArticleStore(settings.store_path) as store:
         with reporter(say, "phase_read", "B", quiet) as bar:
             report = ingest(store, paths, prune=prune, read_progress=bar)
-        update = None
-        if index:
-            with reporter(say, "phase_index", say.say("unit_articles"), quiet) as bar:
-                update = _index_call(lambda: update_index(store, settings.index_root, progress=bar).to_json())
+        update = update_search_index(settings, store, say=say, quiet=quiet) if index else None
     return report, update
+
+
+def update_search_index(settings: Settings, store: ArticleStore, *, say: Messages, quiet: bool) -> dict[str, object]:
+    """After storing articles (`ingest`, `start`, `fetch`): the index follows the store, so a
+    missing or damaged one is built, an existing one updated."""
+    from index.maintenance import update_index
+
+    with reporter(say, "phase_index", say.say("unit_articles"), quiet) as bar:
+        return _index_call(lambda: update_index(store, settings.index_root, progress=bar).to_json())
 
 
 def describe_report(report: IngestReport, update: dict[str, object] | None, *, max_failures: int = 200,
@@ -346,6 +353,42 @@ def add_operator_commands(sub: argparse._SubParsersAction, common: argparse.Argu
     p = sub.add_parser("backup", parents=[common], help="consistent copy of the stores while the bot runs")
     p.add_argument("folder", type=Path, metavar="DIR", help="where to write articles.sqlite and bot.sqlite")
     p.set_defaults(func=cmd_backup)
+
+
+def add_fetch_command(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:  # type: ignore[type-arg]
+    """`fetch`: follow the newspaper's website (BANTIN_FEEDS) without the bot, e.g. from cron."""
+    p = sub.add_parser("fetch", parents=[common],
+                       help="fetch new articles from BANTIN_FEEDS (RSS/Atom, sitemaps) into the store and index")
+    p.add_argument("--once", action="store_true", help="one poll, then exit (cron); default: every BANTIN_FEED_MINUTES")
+    p.add_argument("--json", action="store_true", help="print each poll's summary as JSON")
+    p.set_defaults(func=cmd_fetch)
+
+
+def cmd_fetch(args: argparse.Namespace, settings: Settings) -> int:
+    """Poll the feeds, store new articles, update (or create) the index; once, or every
+    BANTIN_FEED_MINUTES until Ctrl-C. Exit 1 when something failed in the (last) poll."""
+    import time
+
+    from bot.feeds import fetch_feeds
+
+    if not settings.feeds:
+        raise UserError("chưa có BANTIN_FEEDS",
+                        "đặt BANTIN_FEEDS=<địa chỉ RSS/Atom hoặc sitemap của báo>, cách nhau bởi dấu phẩy")
+    say = messages(args, settings)
+    while True:
+        with ArticleStore(settings.store_path) as store:
+            with reporter(say, "phase_fetch", say.say("unit_feeds"), args.quiet) as bar:
+                report = fetch_feeds(settings, store, progress=bar)
+            update = update_search_index(settings, store, say=say, quiet=args.quiet)
+        if args.json:
+            print(json.dumps({**report.to_json(), "index": update}, ensure_ascii=False, indent=2), flush=True)
+        else:
+            print(describe_report(report, update, say=say), flush=True)
+            print(say.say("fetch_summary", report.feeds, report.pages, report.not_modified, report.duplicates,
+                          report.old, report.left), flush=True)
+        if args.once or not settings.feed_minutes:
+            return 0 if report.ok else 1
+        time.sleep(settings.feed_minutes * 60)
 
 
 def cmd_backup(args: argparse.Namespace, settings: Settings) -> int:

@@ -28,7 +28,7 @@ from articles.model import VIETNAM_TZ
 from bot import audit as au
 from bot import callbacks as cb
 from bot.core import Button, CallbackResult, Core, Reply
-from bot.reindex import AUTOMATIC, FULL, SCAN, SCHEDULED, ReindexRunner, Reporter, Run, Silent
+from bot.reindex import AUTOMATIC, FETCH, FULL, SCAN, SCHEDULED, ReindexRunner, Reporter, Run, Silent
 from bot.render import Renderer, fits, number, shorten, utf16_len
 from bot.settings import Settings
 from bot.usage import QueryCounter
@@ -234,7 +234,7 @@ class Desk:
         step = run.step
         percent = min(100, math.floor(100 * step.done / step.total)) if step.total else 0
         return {"run": run, "step": step, "percent": percent, "started": local(run.started_at),
-                "who": run.user_name, "scheduled": run.kind == SCHEDULED, "automatic": run.kind in AUTOMATIC}
+                "who": run.user_name, "scheduled": run.kind in (SCHEDULED, FETCH), "automatic": run.kind in AUTOMATIC}
 
     # -- buttons --------------------------------------------------------------------------------
 
@@ -446,12 +446,24 @@ async def close_desk(desk: Desk | None) -> None:
 async def scan_job(context: Any) -> None:
     """JobQueue callback for BANTIN_SCAN_MINUTES: the same run as /reindex, reported nowhere but
     the audit log and /stats; skipped (not queued) while another run is under way."""
+    await _scheduled_run(context, SCHEDULED, "scheduled scan")
+
+
+async def _scheduled_run(context: Any, kind: str, what: str) -> None:
+    """Start a run nobody asked for in chat: skipped (not queued) while another one is going."""
     desk: Desk | None = context.bot_data.get("desk")
     if desk is None:
         return
-    run, started = desk.runner.start(SCHEDULED, scheduled_reporter())
+    run, started = desk.runner.start(kind, scheduled_reporter())
     if not started:
-        log.info("scheduled scan skipped: a %s started by %s is still running", run.kind, run.user_name or "schedule")
+        log.info("%s skipped: a %s started by %s is still running", what, run.kind, run.user_name or "schedule")
+
+
+async def fetch_job(context: Any) -> None:
+    """JobQueue callback for BANTIN_FEED_MINUTES: poll the newspaper's website in the reindex
+    worker (one run at a time, audit log and /stats like the scheduled scan), so new articles
+    are searchable and in the next digests without anyone acting."""
+    await _scheduled_run(context, FETCH, "feed poll")
 
 
 async def flush_job(context: Any) -> None:

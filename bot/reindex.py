@@ -33,6 +33,7 @@ from typing import Any, Protocol, TypeVar
 from articles.ingest import IngestReport, ingest
 from articles.jsonl import where_file
 from articles.store import ArticleStore
+from articles.web.fetch import FetchReport
 from bot import audit as au
 from bot.settings import Settings
 
@@ -44,6 +45,8 @@ SCAN, FULL, SCHEDULED = "reindex", "reindex full", "scan"
 #: the store, or rebuild a damaged one. Neither scans the sources.
 BUILD, REPAIR = "index build", "index repair"
 AUTOMATIC = (BUILD, REPAIR)
+#: The poll of the newspaper's website every BANTIN_FEED_MINUTES (a scan fetches the feeds too).
+FETCH = "fetch"
 #: Seconds between two edits of the status message: lively enough for a person watching, far
 #: below Telegram's per-chat limit (about one message a second), and one edit per tick at most.
 EDIT_INTERVAL = 2.5
@@ -95,6 +98,7 @@ class Outcome:
     index_busy: bool = False
     error: str | None = None
     seconds: float = 0.0
+    fetch: FetchReport | None = None  # what the website poll did (also counted in `report`)
 
     @property
     def failed(self) -> int:
@@ -113,6 +117,9 @@ class Outcome:
                         failures=[[where, reason] for where, reason in report.failed[:AUDIT_FAILURES]])
         if self.index is not None:
             data["index"] = self.index
+        if self.fetch is not None:
+            data["fetch"] = {key: value for key, value in self.fetch.to_json().items()
+                             if key in ("feeds", "pages", "not_modified", "duplicates", "old", "left", "requests")}
         if self.index_busy:
             data["index_busy"] = True
         if self.error:
@@ -123,10 +130,11 @@ class Outcome:
 def reindex_now(settings: Settings, kind: str, progress: Progress) -> Outcome:
     """The blocking work of one run; called in a worker thread.
 
-    `reindex`/`scan`: ingest `BANTIN_SOURCES` with pruning (new, changed and deleted pages), then
-    the incremental index update. `reindex full` and `index repair`: rebuild the index from the
-    store in a fresh generation and swap it in. `index build`: only the index update (which builds
-    a missing or damaged index). When another process holds the index (a cron'd `bantin reindex`),
+    `reindex`/`scan`: ingest `BANTIN_SOURCES` with pruning (new, changed and deleted pages) and
+    poll `BANTIN_FEEDS`, then the incremental index update. `fetch`: only the feeds, then the
+    index. `reindex full` and `index repair`: rebuild the index from the store in a fresh
+    generation and swap it in. `index build`: only the index update (which builds a missing or
+    damaged index). When another process holds the index (a cron'd `bantin reindex`),
     the store is still updated and the outcome says the index must catch up later.
     """
     from index.maintenance import IndexBusy, rebuild_index, update_index
@@ -135,11 +143,17 @@ def reindex_now(settings: Settings, kind: str, progress: Progress) -> Outcome:
     outcome = Outcome(kind)
     with ArticleStore(settings.store_path) as store:
         rebuild = kind in (FULL, REPAIR)
-        if kind in (SCAN, SCHEDULED):
+        if kind in (SCAN, SCHEDULED):  # a fetch, a build or a repair does not scan
             progress.report("scan")
             outcome.report = ingest(store, settings.sources, prune=True,
                                     progress=lambda done, total: progress.report("scan", done, total))
             forget_gone_failures(store, settings.sources)
+        if kind in (SCAN, SCHEDULED, FETCH) and settings.feeds:
+            from bot.feeds import fetch_feeds
+
+            progress.report("fetch")
+            outcome.fetch = fetch_feeds(settings, store, lambda done, total: progress.report("fetch", done, total))
+            outcome.report = _merged(outcome.report, outcome.fetch)
         phase = "rebuild" if rebuild else "index"
         progress.report(phase)
         action = rebuild_index if rebuild else update_index
@@ -153,6 +167,18 @@ def reindex_now(settings: Settings, kind: str, progress: Progress) -> Outcome:
             outcome.index = update.to_json()
     outcome.seconds = time.perf_counter() - started
     return outcome
+
+
+def _merged(report: IngestReport | None, fetched: FetchReport) -> IngestReport:
+    """The scan's counts and the website's together: one summary, one failure list."""
+    if report is None:
+        return fetched
+    report.added += fetched.added
+    report.updated += fetched.updated
+    report.unchanged += fetched.unchanged
+    report.failed.extend(fetched.failed)
+    report.files += fetched.files
+    return report
 
 
 def _index_progress(progress: Progress, phase: str) -> Callable[[int, int], None]:

@@ -63,6 +63,29 @@ class Settings:
     #: Language of the command line's own output (summaries, progress, doctor): the editors'
     #: Vietnamese by default, `en` for an English-speaking operator.
     lang: str = "vi"
+    #: The newspaper's own website: RSS/Atom feeds and sitemaps to follow (empty = none), how
+    #: often `bantin run` polls them (minutes; 0 = only /reindex and `bantin fetch`), requests a
+    #: second to one host (0 = no limit, for a local benchmark only), and who the site's admin
+    #: can write to about our robot (it goes into the User-Agent).
+    feeds: tuple[str, ...] = ()
+    feed_minutes: float = 15.0
+    feed_rate: float = 1.0
+    feed_contact: str = ""
+
+    @property
+    def user_agent(self) -> str:
+        """`bantin/<version> (+<contact>)`: a webmaster who sees us in the logs can tell who we are."""
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            ours = version("bantin")
+        except PackageNotFoundError:
+            ours = "0"
+        return f"bantin/{ours}" + (f" (+{self.feed_contact})" if self.feed_contact else "")
+
+    @property
+    def feeds_state_path(self) -> Path:
+        return self.data_dir / "feeds.sqlite"
 
     @property
     def search_processes(self) -> int:
@@ -115,6 +138,10 @@ ENV = {
     "read_document_chars": "BANTIN_READ_DOCUMENT_CHARS",
     "search_workers": "BANTIN_SEARCH_WORKERS",
     "lang": "BANTIN_LANG",
+    "feeds": "BANTIN_FEEDS",
+    "feed_minutes": "BANTIN_FEED_MINUTES",
+    "feed_rate": "BANTIN_FEED_RATE",
+    "feed_contact": "BANTIN_FEED_CONTACT",
 }
 
 
@@ -174,6 +201,18 @@ def _convert(name: str, raw: Any, where: str, default: Any) -> Any:
             return _editor_ids(raw)
         if name == "scan_minutes" and not 0 <= int(raw) <= 10080:
             raise ValueError("cần số phút từ 1 đến 10080 (một tuần), hoặc 0 để tắt quét tự động")
+        if name == "feeds":
+            return _feed_urls(raw)
+        if name == "feed_minutes":
+            minutes = float(raw)
+            if minutes != 0 and not 0.05 <= minutes <= 10080:
+                raise ValueError("cần số phút từ 0.05 đến 10080 (một tuần), hoặc 0 để chỉ tải khi /reindex")
+            return minutes
+        if name == "feed_rate":
+            rate = float(raw)
+            if not 0 <= rate <= 20:
+                raise ValueError("cần từ 0 (không giới hạn, chỉ để đo thử) đến 20 yêu cầu/giây cho mỗi trang web")
+            return rate
         if name == "lang":
             if str(raw).strip().lower() not in {"vi", "en"}:
                 raise ValueError("cần vi hoặc en")
@@ -199,6 +238,20 @@ def _convert(name: str, raw: Any, where: str, default: Any) -> Any:
         return str(raw)
     except (TypeError, ValueError) as exc:
         raise SettingsError(f"{where}: giá trị {raw!r} không hợp lệ ({exc})") from exc
+
+
+def _feed_urls(raw: Any) -> tuple[str, ...]:
+    """`https://a/rss, https://a/sitemap.xml` (commas or spaces, or a TOML list) → URLs."""
+    items = raw if isinstance(raw, list) else re.split(r"[,\s]+", str(raw))
+    urls: list[str] = []
+    for item in (str(i).strip() for i in items):
+        if not item:
+            continue
+        if not re.match(r"^https?://[^/\s]+", item):
+            raise ValueError(f"{item!r} không phải địa chỉ http(s) của một nguồn RSS/Atom hay sitemap")
+        if item not in urls:
+            urls.append(item)
+    return tuple(urls)
 
 
 def _editor_ids(raw: Any) -> frozenset[int]:

@@ -159,3 +159,29 @@ def test_shared_corpus_ingests_with_a_summary(tmp_path: Path, corpus_path: Path)
     summary = json.loads(out.stdout)
     assert summary["added"] + len(summary["failed"]) == 35440
     assert len(summary["failed"]) <= 5 and out.returncode == (1 if summary["failed"] else 0)
+
+
+def test_saved_web_pages_in_a_source_folder(store: ArticleStore, tmp_path: Path) -> None:
+    """`.html`/`.htm` files are read as web pages (trafilatura), beside the raw text pages; a
+    broken one is a failure with its reason, and a deleted one is pruned like any page."""
+    import shutil
+
+    from tests.conftest import FIXTURES
+
+    src = tmp_path / "src"
+    write_pages(src, 2)
+    web = src / "web"
+    web.mkdir()
+    shutil.copy(FIXTURES / "web" / "03_ubnd_huyen_og.html", web / "krong-sa.html")
+    shutil.copy(FIXTURES / "web" / "06_kon_brai_undeclared_cp1258.html", web / "kon-brai.HTM")
+    (web / "menu.html").write_text("<html><body><nav>Trang chủ</nav></body></html>", encoding="utf-8")
+    report = ingest(store, [src])
+    assert (report.added, report.skipped) == (4, 0)
+    assert [Path(where).name for where, _ in report.failed] == ["menu.html"]
+    titles = {a.title: a for a in store.iter_articles()}
+    krong_sa = titles["Krông Sa: Đưa nước sạch về các buôn đồng bào"]
+    assert krong_sa.url == "https://krongsa.sonnguyen.gov.vn/tin-tuc/krong-sa-dua-nuoc-sach-ve-cac-buon-dong-bao-15873"
+    assert krong_sa.author == "Thanh Hương" and krong_sa.source == str((web / "krong-sa.html").resolve())
+    assert "Kon Brai giảm nghèo bền vững nhờ cây cà phê xen canh" in titles
+    (web / "kon-brai.HTM").unlink()
+    assert ingest(store, [src], prune=True).removed == 1

@@ -1,0 +1,26 @@
+"""The newspaper's website, from the bot's side: settings → a polite client → one poll.
+
+Used by the reindex worker (`/reindex`, the scheduled scan, and the feed poll of `bantin run`
+every `BANTIN_FEED_MINUTES`) and by `bantin fetch`. Blocking: always called off the event loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from articles.store import ArticleStore
+from articles.web.client import ClientConfig, PoliteClient
+from articles.web.fetch import FetchReport, poll
+from articles.web.state import FetchState
+from bot.settings import Settings
+
+
+def client_config(settings: Settings) -> ClientConfig:
+    return ClientConfig(user_agent=settings.user_agent, per_host_rate=settings.feed_rate)
+
+
+def fetch_feeds(settings: Settings, store: ArticleStore,
+                progress: Callable[[int, int], None] | None = None) -> FetchReport:
+    """Poll every `BANTIN_FEEDS` URL once into `store`; the index is the caller's business."""
+    with FetchState(settings.feeds_state_path) as state, PoliteClient(client_config(settings)) as client:
+        return poll(store, state, client, settings.feeds, progress=progress)
