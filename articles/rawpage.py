@@ -101,8 +101,8 @@ def _parse_lines(lines: list[str], source: str) -> Article:
     published, views = _choose_date(head)
     if published is None and any(_MARKDOWN.match(line) for line in lines):
         raise NotAPage("trông như tài liệu Markdown (có dòng tiêu đề # hoặc khối ```), không có dòng ngày đăng")
-    blocks, captions = _blocks(lines[head.body_start :], head.title)
-    blocks, byline = _tail(blocks)
+    groups, captions = _blocks(lines[head.body_start :], head.title)
+    blocks, byline = _tail(groups)
     if not blocks:
         raise PageError("không có nội dung bài (chỉ có tiêu đề)")
     author = byline.author if byline and byline.author else (head.byline.author if head.byline else None)
@@ -268,21 +268,21 @@ def _choose_date(head: _Head) -> tuple[date | datetime | None, int | None]:
     return (chosen.published if chosen else None), views
 
 
-def _blocks(lines: list[str], title: str) -> tuple[list[str], list[str]]:
+def _blocks(lines: list[str], title: str) -> tuple[list[list[str]], list[str]]:
     """Paragraphs up to the first chrome line (lines inside a block are joined), and photo captions.
 
     A caption is a short line shaped like one (`Ảnh: …`, `… (Ảnh minh họa)`), or a short line right
     under an image path; image paths and punctuation-only lines are dropped. The title coming back
     after the body starts a list of teasers: chrome.
     """
-    blocks: list[str] = []
+    blocks: list[list[str]] = []
     captions: list[str] = []
     current: list[str] = []
     after_image = False
 
     def flush() -> None:
         if current:
-            blocks.append(" ".join(current))
+            blocks.append(current.copy())
             current.clear()
 
     for line in lines:
@@ -310,14 +310,18 @@ def _blocks(lines: list[str], title: str) -> tuple[list[str], list[str]]:
     return blocks, captions
 
 
-def _tail(blocks: list[str]) -> tuple[list[str], Byline | None]:
-    """Author and source credit at the end of the body, and unlabelled teasers after them."""
+def _tail(groups: list[list[str]]) -> tuple[list[str], Byline | None]:
+    """Paragraphs, then the author and source credit at their end, and unlabelled teasers after them.
+
+    Teasers are blocks whose every line looks like a title; a byline above them ends the article.
+    """
+    blocks = [" ".join(group) for group in groups]
     j = len(blocks) - 1
     teasers = 0
     byline = None
     while j >= 1:
         byline = parse_byline(blocks[j])
-        if byline or not _teaser_like(blocks[j]) or teasers >= 12:
+        if byline or not all(_teaser_like(line) for line in groups[j]) or teasers >= 12:
             break
         teasers += 1
         j -= 1
