@@ -16,6 +16,7 @@ from articles.markers import BYLINE_LABELS, INSTITUTION_HEADS, ROLE_WORDS, SOURC
 
 _NAME_WORD = re.compile(r"^(?:[(\[]?[A-ZĐÀ-Ỹ][\w.'’]*[)\]]?|[A-ZĐ][\w]*\.[\w.]*|-|–|&|và)$")
 _SENTENCE_END = (".", "!", "?", ":", ";", ",", "…")
+_JOINERS = frozenset({"-", "–", "&", "và"})
 _INITIAL_END = re.compile(r"\b\w\.$")
 _ROLE_SPLIT = re.compile(r"\s*(?:\s[-–]\s|,\s*)\s*")
 _NAME_AND_CREDIT = re.compile(r"^(?P<name>[^()]+?)\s*\(\s*(?i:theo|nguồn)\s*:?\s+(?P<credit>[^()]+)\)\.?$")
@@ -35,7 +36,7 @@ def is_name(block: str) -> bool:
     words = block.split()
     if not 1 <= len(words) <= 6 or any(ch.isdigit() for ch in block):
         return False
-    return all(_NAME_WORD.match(word) for word in words)
+    return all(_NAME_WORD.match(word) and (word in _JOINERS or word.lstrip("([")[:1].isupper()) for word in words)
 
 
 def parse_byline(block: str) -> Byline | None:

@@ -192,7 +192,7 @@ def is_chrome(line: str) -> bool:
     if key in CHROME_LINES or key.startswith(CHROME_PREFIXES):
         return True
     words = _COUNT_TAIL.sub("", key).replace(",", " ").split()
-    return 2 <= len(words) <= 6 and all(word in CHROME_VOCAB for word in words)
+    return 2 <= len(words) <= 8 and all(word in CHROME_VOCAB for word in words)
 
 
 def is_header_chrome(line: str) -> bool:
