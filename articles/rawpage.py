@@ -189,12 +189,17 @@ def _pick_title(order: list[int], kinds: dict[int, str], lines: list[str]) -> in
             return i
         if pos and kinds[meaningful[pos - 1]] == "date" and not _title_like(lines[i]) \
                 and not any(kinds[j] == "text" for j in meaningful[:pos]):
-            raise PageError("không có tiêu đề (dòng đầu là ngày đăng)")
+            # A paragraph under a date: the title is a short line in capitals above, or missing.
+            caps = next((j for j in meaningful[:pos] if kinds[j] == "caps"), None)
+            if caps is None:
+                raise PageError("không có tiêu đề (dòng đầu là ngày đăng)")
+            return caps
         upcoming = meaningful[pos + 1 : pos + 4]
         if after is not None and kinds[after] == "text" and any(kinds[j] == "date" for j in upcoming):
             continue  # a breadcrumb or site name above "title / date"
         return i
-    return None
+    # No other candidate: a short title in capitals ("MÙA VÀNG") rather than no article at all.
+    return next((i for i in meaningful if kinds[i] == "caps"), None)
 
 
 def _label_like(line: str) -> bool:

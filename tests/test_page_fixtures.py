@@ -201,3 +201,8 @@ def test_generated_pages_keep_title_date_and_author(header: str, day: date, whic
     assert article.title == title and article.published == day
     assert article.author in {"MINH NGUYỆT", "Trường Xuân", "Hoàng Lan", "Quốc Sự"}
     assert article.paragraphs == ("Đoạn mở đầu của bài viết.", "Đoạn cuối của bài viết.")
+
+
+def test_a_short_title_in_capitals_is_still_a_title() -> None:
+    article = parse_page("MÙA VÀNG\n24/11/2022 07:20\n\nNhững ngày cuối tháng 11, cánh đồng vào vụ gặt.\n".encode())
+    assert article.title == "MÙA VÀNG" and len(article.paragraphs) == 1
