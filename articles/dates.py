@@ -72,6 +72,10 @@ COUNTER_LINE = re.compile(
 )
 
 
+_DIGIT = re.compile(r"\d")
+_NOT_DIGIT = re.compile(r"\D")
+
+
 @dataclass(frozen=True)
 class DateLine:
     """What a date line says; `published` is None when it had the shape but an impossible date."""
@@ -87,12 +91,13 @@ def parse_date_line(line: str) -> DateLine | None:
     Never raises: a line with a date's shape but an impossible value gives `published=None`.
     """
     text = line.strip()
-    if not text or len(text) > 120 or not any(ch.isdigit() for ch in text[:80]):
+    if not text or len(text) > 120 or not _DIGIT.search(text, 0, 80):
         return None
     views = None
     kind: DateKind = None
     # "Lượt xem: 7370 | Gửi lúc: 05/12/2013 15:42:27" and "08/09/2019 - Lượt xem: 1870".
-    found = _VIEWS.search(text)
+    lower = text.lower()
+    found = _VIEWS.search(text) if ("xem" in lower or "đọc" in lower or "view" in lower) else None
     if found:
         views = _views(found.group("views"))
         text = (text[: found.start()] + " " + text[found.end() :]).strip(" |–-")
@@ -151,5 +156,5 @@ def _moment(parts: dict[str, str | None]) -> date | datetime | None:
 def _views(raw: str | None) -> int | None:
     if raw is None:
         return None
-    digits = re.sub(r"\D", "", raw)
+    digits = _NOT_DIGIT.sub("", raw)
     return int(digits) if digits and len(digits) < 15 else None

@@ -122,6 +122,8 @@ MENU_ITEMS: tuple[str, ...] = tuple(
     )
 )
 MENU_SEPARATORS = ">»/|-–›:•"
+_MENU_WORDS = frozenset(word for item in MENU_ITEMS for word in item.split())
+_SEPARATORS = str.maketrans(dict.fromkeys(MENU_SEPARATORS, " "))
 
 #: Site banners: capitals that greet or name the portal.
 BANNER_PHRASES: tuple[str, ...] = tuple(
@@ -183,20 +185,27 @@ SOURCE_CREDIT = re.compile(
 )
 
 
-_COUNT_TAIL = re.compile(r"[\s(\[]*\d*[\s)\]]*[>»›.…]*\s*$")
+#: Labels, menus and breadcrumbs are short; longer lines skip the feature checks (parsing speed).
+#: Every chrome line and prefix above is shorter than this.
+MAX_LABEL_CHARS = 60
+_COUNT_TAIL = " ()[]0123456789>»›.…"  # "Bình luận (3)", "Các tin khác »"
 
 
 def is_chrome(line: str) -> bool:
     """True when a cleaned line is the start of the site chrome: a known label, or one made of label words."""
+    if len(line) > MAX_LABEL_CHARS:  # a paragraph: only a prefix can make it chrome
+        return line[:MAX_LABEL_CHARS].casefold().startswith(CHROME_PREFIXES)
     key = line.casefold()
     if key in CHROME_LINES or key.startswith(CHROME_PREFIXES):
         return True
-    words = _COUNT_TAIL.sub("", key).replace(",", " ").split()
+    words = key.rstrip(_COUNT_TAIL).replace(",", " ").split()
     return 2 <= len(words) <= 8 and all(word in CHROME_VOCAB for word in words)
 
 
 def is_header_chrome(line: str) -> bool:
     """Banner, menu or breadcrumb line above a title (or reading tools between title and body)."""
+    if len(line) > 3 * MAX_LABEL_CHARS:
+        return False
     key = line.casefold()
     if key in TOOL_LINES:
         return True
@@ -206,6 +215,8 @@ def is_header_chrome(line: str) -> bool:
 
 
 def _only_menu_items(key: str) -> bool:
+    if len(key) > 2 * MAX_LABEL_CHARS or not all(w in _MENU_WORDS for w in key.translate(_SEPARATORS).split()):
+        return False
     rest = key
     for item in MENU_ITEMS:
         if item in rest:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -128,22 +129,22 @@ def _head(lines: list[str]) -> _Head:
         if errors:
             raise PageError("chỉ có thông báo lỗi của trình tải trang, không có bài")
         raise PageError("không tìm thấy tiêu đề")
-    kinds = {i: _kind(lines[i]) for i in order}
-    title_at = _pick_title(order, kinds, lines)
+    top = _Top(lines, order)
+    title_at = _pick_title(top)
     if title_at is None:
-        if all(kinds[i] == "date" or kinds[i] == "counter" for i in order):
+        if all(top.kind(i) in ("date", "counter") for i in order):
             raise PageError("không có tiêu đề (dòng đầu là ngày đăng)")
         raise PageError("chỉ có phần giao diện trang, không có bài")
     title = GLUED_TITLE_PREFIX.sub("", lines[title_at])
     head = _Head(title=title, body_start=title_at + 1)
     before = [i for i in order if i < title_at]
     for distance, i in enumerate(reversed(before), start=1):
-        found = parse_date_line(lines[i]) if kinds[i] == "date" else None
+        found = top.date(i)
         if found:
             head.dates.append((-distance, found))
-        elif kinds[i] == "counter":
+        elif top.kind(i) == "counter":
             head.views = head.views if head.views is not None else _counter_views(lines[i])
-    _skip_meta(lines, head)
+    _skip_meta(top, head)
     return head
 
 
@@ -163,56 +164,100 @@ def _strip_errors(lines: list[str]) -> list[str]:
     return errors
 
 
-def _kind(line: str) -> str:
-    if parse_date_line(line):
-        return "date"
+def _kind(line: str) -> tuple[str, DateLine | None]:
+    if len(line) > 160:
+        return "text", None  # longer than any date line, counter or chrome: a paragraph
+    found = parse_date_line(line)
+    if found:
+        return "date", found
     if parse_counter_line(line):
-        return "counter"
+        return "counter", None
     if is_header_chrome(line) or is_chrome(line):
-        return "chrome"
+        return "chrome", None
     if line.isupper() and len(line.split()) <= 4:
-        return "caps"  # "TIN TỨC", a site name; a byline when it stands under the title
-    return "text"
+        return "caps", None  # "TIN TỨC", a site name; a byline when it stands under the title
+    return "text", None
 
 
-def _pick_title(order: list[int], kinds: dict[int, str], lines: list[str]) -> int | None:
-    meaningful = [i for i in order if kinds[i] != "counter"]
-    for pos, i in enumerate(meaningful):
-        if kinds[i] != "text":
+class _Top:
+    """The head's nonblank lines other than counters, classified on demand: most pages need two."""
+
+    def __init__(self, lines: list[str], order: list[int]) -> None:
+        self.lines = lines
+        self._order = iter(order)
+        self._kinds: dict[int, tuple[str, DateLine | None]] = {}
+        self.items: list[int] = []
+
+    def kind(self, i: int) -> str:
+        found = self._kinds.get(i)
+        if found is None:
+            found = self._kinds[i] = _kind(self.lines[i])
+        return found[0]
+
+    def date(self, i: int) -> DateLine | None:
+        """The date line at `i`, parsed once (the title search has often read it already)."""
+        found = self._kinds.get(i)
+        return found[1] if found is not None else parse_date_line(self.lines[i])
+
+    def get(self, pos: int) -> int | None:
+        while len(self.items) <= pos:
+            i = next(self._order, None)
+            if i is None:
+                return None
+            if self.kind(i) != "counter":
+                self.items.append(i)
+        return self.items[pos]
+
+    def run(self, start: int, stop: int = HEAD_LINES) -> Iterator[int]:
+        for pos in range(start, stop):
+            i = self.get(pos)
+            if i is None:
+                return
+            yield i
+
+
+def _pick_title(top: _Top) -> int | None:
+    lines = top.lines
+    pos = 0
+    while (i := top.get(pos)) is not None:
+        pos += 1
+        if top.kind(i) != "text":
             continue
-        after = meaningful[pos + 1] if pos + 1 < len(meaningful) else None
-        if after is not None and kinds[after] == "date":
+        after = top.get(pos)
+        if after is not None and top.kind(after) == "date":
             if _label_like(lines[i]):
-                later = next((j for j in meaningful[pos + 2 :] if kinds[j] not in ("date", "chrome", "caps")), None)
-                if later is not None and kinds[later] == "text" and _title_like(lines[later]):
+                later = next((j for j in top.run(pos + 1) if top.kind(j) not in ("date", "chrome", "caps")), None)
+                if later is not None and top.kind(later) == "text" and _title_like(lines[later]):
                     return later
             return i
-        if pos and kinds[meaningful[pos - 1]] == "date" and not _title_like(lines[i]) \
-                and not any(kinds[j] == "text" for j in meaningful[:pos]):
+        earlier = top.items[: pos - 1]
+        if earlier and top.kind(earlier[-1]) == "date" and not _title_like(lines[i]) \
+                and not any(top.kind(j) == "text" for j in earlier):
             # A paragraph under a date: the title is a short line in capitals above, or missing.
-            caps = next((j for j in meaningful[:pos] if kinds[j] == "caps"), None)
+            caps = next((j for j in earlier if top.kind(j) == "caps"), None)
             if caps is None:
                 raise PageError("không có tiêu đề (dòng đầu là ngày đăng)")
             return caps
-        upcoming = meaningful[pos + 1 : pos + 4]
-        if after is not None and kinds[after] == "text" and any(kinds[j] == "date" for j in upcoming):
+        if after is not None and top.kind(after) == "text" \
+                and any(top.kind(j) == "date" for j in top.run(pos, pos + 3)):
             continue  # a breadcrumb or site name above "title / date"
         return i
     # No other candidate: a short title in capitals ("MÙA VÀNG") rather than no article at all.
-    return next((i for i in meaningful if kinds[i] == "caps"), None)
+    return next((i for i in top.run(0) if top.kind(i) == "caps"), None)
 
 
 def _label_like(line: str) -> bool:
     """A breadcrumb or section name: a few words, no sentence punctuation, no digits."""
-    return len(line.split()) <= 4 and not line.endswith(_SENTENCE_END) and not any(c.isdigit() for c in line)
+    return line.count(" ") <= 3 and not line.endswith(_SENTENCE_END) and not any(c.isdigit() for c in line)
 
 
 def _title_like(line: str) -> bool:
     return len(line.split()) <= 40 and not (line.endswith(".") and not line.endswith(".."))
 
 
-def _skip_meta(lines: list[str], head: _Head) -> None:
+def _skip_meta(top: _Top, head: _Head) -> None:
     """Date lines, counters, reading tools and a byline between the title and the first paragraph."""
+    lines = top.lines
     j = head.body_start
     after = 0
     while j < len(lines):
@@ -220,7 +265,7 @@ def _skip_meta(lines: list[str], head: _Head) -> None:
         if not line:
             j += 1
             continue
-        found = parse_date_line(line)
+        found = top.date(j)
         if found:
             after += 1
             head.dates.append((after, found))
@@ -304,7 +349,7 @@ def _blocks(lines: list[str], title: str) -> tuple[list[list[str]], list[str]]:
         if is_punctuation_only(line):
             flush()
             continue
-        short = len(line.split()) <= MAX_CAPTION_WORDS
+        short = len(line) <= 8 * MAX_CAPTION_WORDS and len(line.split()) <= MAX_CAPTION_WORDS
         if short and (after_image or CAPTION.search(line)):
             flush()
             captions.append(line)
@@ -351,9 +396,12 @@ def _teaser_like(block: str) -> bool:
     return bool(_DATED_TEASER.search(block)) or not block.endswith(_SENTENCE_END)
 
 
+#: Control characters other than tab and line breaks, and the U+FFF0–U+FFFF specials.
+_ODD_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufff0-\uffff]")
+
+
 def _looks_binary(text: str) -> bool:
     sample = text[:4096]
     if not sample:
         return False
-    odd = sum(1 for ch in sample if (ord(ch) < 32 and ch not in "\t\n\r") or 0xFFF0 <= ord(ch) <= 0xFFFF)
-    return odd / len(sample) > 0.05
+    return len(_ODD_CHARS.findall(sample)) / len(sample) > 0.05

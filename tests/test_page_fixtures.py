@@ -206,3 +206,14 @@ def test_generated_pages_keep_title_date_and_author(header: str, day: date, whic
 def test_a_short_title_in_capitals_is_still_a_title() -> None:
     article = parse_page("MÙA VÀNG\n24/11/2022 07:20\n\nNhững ngày cuối tháng 11, cánh đồng vào vụ gặt.\n".encode())
     assert article.title == "MÙA VÀNG" and len(article.paragraphs) == 1
+
+
+@given(st.text(max_size=300))
+@settings(max_examples=300, deadline=None)
+def test_binary_check_counts_the_same_characters_as_before(text: str) -> None:
+    """The regex count (faster) against the character loop it replaced."""
+    from articles.rawpage import _looks_binary
+
+    sample = text[:4096]
+    odd = sum(1 for ch in sample if (ord(ch) < 32 and ch not in "\t\n\r") or 0xFFF0 <= ord(ch) <= 0xFFFF)
+    assert _looks_binary(text) == (bool(sample) and odd / len(sample) > 0.05)
