@@ -17,6 +17,8 @@ class Article:
 
     `published` is a `date` when the page only gave a day, an aware `datetime` (UTC+7) when it
     gave a time too; `first_seen` and `rev` are filled in by the store, never by parsers.
+    `source_credit` names the outlet a reprinted article comes from ("Theo Trí Thức Trẻ" → "Trí Thức
+    Trẻ"); `captions` are photo captions kept out of the paragraphs (shown and stored, not indexed).
     """
 
     id: str
@@ -29,6 +31,8 @@ class Article:
     source: str = ""
     first_seen: datetime | None = None
     rev: int = 0
+    source_credit: str | None = None
+    captions: tuple[str, ...] = ()
     extra: dict[str, str] = field(default_factory=dict, compare=False)
 
     @property
@@ -45,10 +49,12 @@ class Article:
 
     def content_hash(self) -> str:
         """Hash of what a reader sees; a re-scrape that changes nothing visible is 'unchanged'."""
-        payload = json.dumps(
-            [self.title, list(self.paragraphs), published_iso(self.published), self.author, self.views, self.url],
-            ensure_ascii=False,
-        )
+        fields: list[object] = [self.title, list(self.paragraphs), published_iso(self.published), self.author,
+                                self.views, self.url]
+        # Appended only when set, so articles stored before these fields existed keep their hash.
+        if self.source_credit is not None or self.captions:
+            fields += [self.source_credit, list(self.captions)]
+        payload = json.dumps(fields, ensure_ascii=False)
         return hashlib.blake2b(payload.encode("utf-8"), digest_size=16).hexdigest()
 
     def to_json(self) -> dict[str, object]:
@@ -59,7 +65,9 @@ class Article:
             "published": published_iso(self.published),
             "views": self.views,
             "author": self.author,
+            "source_credit": self.source_credit,
             "paragraphs": list(self.paragraphs),
+            "captions": list(self.captions),
             "url": self.url,
             "source": self.source,
         }

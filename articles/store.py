@@ -29,7 +29,9 @@ CREATE TABLE IF NOT EXISTS articles (
     url TEXT,
     paragraphs TEXT NOT NULL,
     content_hash TEXT NOT NULL,
-    rev INTEGER NOT NULL
+    rev INTEGER NOT NULL,
+    source_credit TEXT,
+    captions TEXT
 );
 CREATE INDEX IF NOT EXISTS articles_rev ON articles(rev);
 CREATE INDEX IF NOT EXISTS articles_first_seen ON articles(first_seen);
@@ -40,17 +42,23 @@ CREATE TABLE IF NOT EXISTS failures (source TEXT PRIMARY KEY, reason TEXT NOT NU
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
-COLUMNS = "id, source, title, published, first_seen, author, views, url, paragraphs, content_hash, rev"
+COLUMNS = ("id, source, title, published, first_seen, author, views, url, paragraphs, content_hash, rev,"
+           " source_credit, captions")
+
+#: Columns added after the first release: (name, declaration). A store made before them gets them
+#: with ALTER TABLE on its next writable open; a read-only open of such a store reads them as NULL.
+ADDED_COLUMNS: tuple[tuple[str, str], ...] = (("source_credit", "TEXT"), ("captions", "TEXT"))
 
 # first_seen is written once: an edited article is not "new" again for the digests.
 UPSERT = """
 INSERT INTO articles (id, source, title, published, author, views, url, paragraphs, content_hash, rev,
-                      first_seen, published_ts)
-VALUES (?,?,?,?,?,?,?,?,?,?,?,?)
+                      source_credit, captions, first_seen, published_ts)
+VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)
 ON CONFLICT(id) DO UPDATE SET
     source=excluded.source, title=excluded.title, published=excluded.published,
     author=excluded.author, views=excluded.views, url=excluded.url, paragraphs=excluded.paragraphs,
-    content_hash=excluded.content_hash, rev=excluded.rev, published_ts=excluded.published_ts
+    content_hash=excluded.content_hash, rev=excluded.rev, published_ts=excluded.published_ts,
+    source_credit=excluded.source_credit, captions=excluded.captions
 """
 
 
@@ -74,6 +82,11 @@ class ArticleStore:
         self.path = Path(path)
         self.readonly = readonly
         self._connections = ThreadLocalConnections(self.path, readonly=readonly, schema=SCHEMA)
+        self._columns = COLUMNS
+        if not readonly:
+            _add_columns(self._db)
+        elif self.path.is_file():
+            self._columns = _readable_columns(self._connections)
 
     @property
     def _db(self) -> sqlite3.Connection:
@@ -151,7 +164,7 @@ class ArticleStore:
     # -- reading ------------------------------------------------------------------------------
 
     def get(self, article_id: str) -> Article | None:
-        row = self._db.execute(f"SELECT {COLUMNS} FROM articles WHERE id = ?", (article_id,)).fetchone()
+        row = self._db.execute(f"SELECT {self._columns} FROM articles WHERE id = ?", (article_id,)).fetchone()
         return _article(row) if row else None
 
     def get_many(self, ids: Sequence[str]) -> list[Article]:
@@ -159,7 +172,7 @@ class ArticleStore:
         found: dict[str, Article] = {}
         for chunk in _chunks(list(ids), 500):
             marks = ",".join("?" * len(chunk))
-            for row in self._db.execute(f"SELECT {COLUMNS} FROM articles WHERE id IN ({marks})", chunk):
+            for row in self._db.execute(f"SELECT {self._columns} FROM articles WHERE id IN ({marks})", chunk):
                 found[row[0]] = _article(row)
         return [found[i] for i in ids if i in found]
 
@@ -175,7 +188,7 @@ class ArticleStore:
         last = ""
         while True:
             rows = self._db.execute(
-                f"SELECT {COLUMNS} FROM articles WHERE id > ? ORDER BY id LIMIT ?", (last, batch)
+                f"SELECT {self._columns} FROM articles WHERE id > ? ORDER BY id LIMIT ?", (last, batch)
             ).fetchall()
             if not rows:
                 return
@@ -185,7 +198,7 @@ class ArticleStore:
 
     def changes_since(self, rev: int, *, limit: int | None = None) -> Change:
         """What changed after revision `rev` (all of it unless `limit` caps the upserts)."""
-        sql = f"SELECT {COLUMNS} FROM articles WHERE rev > ? ORDER BY rev"
+        sql = f"SELECT {self._columns} FROM articles WHERE rev > ? ORDER BY rev"
         params: tuple[int, ...] = (rev,)
         if limit is not None:
             sql += " LIMIT ?"
@@ -207,7 +220,7 @@ class ArticleStore:
     def latest(self, limit: int = 10, *, offset: int = 0) -> list[Article]:
         """Newest by publication date (undated last), then by when we first saw them."""
         rows = self._db.execute(
-            f"SELECT {COLUMNS} FROM articles ORDER BY published_ts IS NULL, published_ts DESC,"
+            f"SELECT {self._columns} FROM articles ORDER BY published_ts IS NULL, published_ts DESC,"
             " first_seen DESC, id LIMIT ? OFFSET ?",
             (limit, offset),
         ).fetchall()
@@ -216,7 +229,7 @@ class ArticleStore:
     def first_seen_after(self, moment: datetime, *, limit: int = 1000) -> list[Article]:
         """Articles that became available after `moment`, newest first (digests)."""
         rows = self._db.execute(
-            f"SELECT {COLUMNS} FROM articles WHERE first_seen > ? ORDER BY first_seen DESC, id LIMIT ?",
+            f"SELECT {self._columns} FROM articles WHERE first_seen > ? ORDER BY first_seen DESC, id LIMIT ?",
             (moment.astimezone(UTC).isoformat(), limit),
         ).fetchall()
         return [_article(r) for r in rows]
@@ -271,6 +284,8 @@ class ArticleStore:
             json.dumps(list(article.paragraphs), ensure_ascii=False),
             digest,
             rev,
+            article.source_credit,
+            json.dumps(list(article.captions), ensure_ascii=False) if article.captions else None,
         )
 
 
@@ -279,8 +294,38 @@ def _ts(value: date | datetime | None) -> float | None:
     return moment.timestamp() if moment else None
 
 
+def _add_columns(db: sqlite3.Connection) -> None:
+    """Migrate a store made before `ADDED_COLUMNS`; safe when another process does it at the same time."""
+    have = {row[1] for row in db.execute("PRAGMA table_info(articles)")}
+    for name, declaration in ADDED_COLUMNS:
+        if name in have:
+            continue
+        try:
+            with db:
+                db.execute(f"ALTER TABLE articles ADD COLUMN {name} {declaration}")
+        except sqlite3.OperationalError as exc:
+            if "duplicate column" not in str(exc):
+                raise
+
+
+def _readable_columns(connections: ThreadLocalConnections) -> str:
+    """COLUMNS for a read-only store, with NULL for columns an old store does not have yet.
+
+    A store that cannot be read now keeps COLUMNS: its first real query reports the error as before.
+    """
+    try:
+        have = {row[1] for row in connections.get().execute("PRAGMA table_info(articles)")}
+    except sqlite3.Error:
+        return COLUMNS
+    if not have:
+        return COLUMNS
+    names = [name.strip() for name in COLUMNS.split(",")]
+    return ", ".join(name if name in have else f"NULL AS {name}" for name in names)
+
+
 def _article(row: Sequence[object]) -> Article:
-    (aid, source, title, published, first_seen, author, views, url, paragraphs, _digest, rev) = row
+    (aid, source, title, published, first_seen, author, views, url, paragraphs, _digest, rev, credit,
+     captions) = row
     return Article(
         id=str(aid),
         source=str(source),
@@ -292,6 +337,8 @@ def _article(row: Sequence[object]) -> Article:
         url=url if isinstance(url, str) else None,
         paragraphs=tuple(json.loads(str(paragraphs))),
         rev=int(str(rev)),
+        source_credit=credit if isinstance(credit, str) else None,
+        captions=tuple(json.loads(captions)) if isinstance(captions, str) else (),
     )
 
 

@@ -10,6 +10,9 @@ import unicodedata
 _INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]+")
 # Control characters that str.split() does not treat as space; they become a space.
 _CONTROL = re.compile(r"[\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f]+")
+# Latin eth (Icelandic) looks like Vietnamese Đ and old fonts/keyboards typed it for Đ; it would
+# fold to nothing useful in the index, so it becomes the Vietnamese letter.
+_ETH = str.maketrans({"\u00d0": "\u0110", "\u00f0": "\u0111"})
 
 
 class UndecodableError(ValueError):
@@ -40,13 +43,19 @@ def decode(data: bytes) -> str:
 
 
 def clean_line(line: str) -> str:
-    """NFC, no invisible/control characters, single spaces, trimmed."""
+    """NFC, no invisible/control characters, Ð→Đ, single spaces, trimmed.
+
+    Tone placement (`uỷ`/`ủy`) and old spellings (`kì`) are kept as written: the index folds tone
+    placement, and `kì`/`kỳ` are left to the reader (see tests/test_page_fixtures.py).
+    """
     if not unicodedata.is_normalized("NFC", line):
         line = unicodedata.normalize("NFC", line)
     if _INVISIBLE.search(line):
         line = _INVISIBLE.sub("", line)
     if _CONTROL.search(line):
         line = _CONTROL.sub(" ", line)
+    if "\u00d0" in line or "\u00f0" in line:
+        line = line.translate(_ETH)
     # str.split() knows every Unicode space (NBSP, thin spaces, ideographic space…).
     return " ".join(line.split())
 
