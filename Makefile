@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench clean wheel-smoke
 
 $(BIN)/bantin: pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required") if sys.version_info < (3, 11) else None'
@@ -16,8 +16,14 @@ $(BIN)/bantin: pyproject.toml
 run: $(BIN)/bantin
 	$(BIN)/bantin start
 
+# The folders as bantin/*, for mypy only: it cannot follow setuptools' editable mapping (bantin.bot → bot/).
+TYPECHECK := build/typecheck/bantin
+$(TYPECHECK):
+	mkdir -p $@
+	for p in articles index bot templates; do ln -sfn "$(CURDIR)/$$p" "$@/$$p"; done
+
 ## test: lint, type-check and run the whole test suite
-test: $(BIN)/bantin
+test: $(BIN)/bantin $(TYPECHECK)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
@@ -31,5 +37,9 @@ bench: $(BIN)/bantin
 	$(BIN)/python bench/digest.py
 	$(BIN)/python bench/fetch.py
 
+## wheel-smoke: build the wheel, install it in a fresh venv outside the checkout, ingest, search, chat
+wheel-smoke:
+	bash .ci/wheel-smoke
+
 clean:
-	rm -rf $(VENV) data *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) data build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -1,5 +1,5 @@
 """Raw newsroom pages and JSON Lines exports → clean articles in an SQLite store."""
 
-from articles.model import Article
+from bantin.articles.model import Article
 
 __all__ = ["Article"]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from articles.markers import BYLINE_LABELS, INSTITUTION_HEADS, ROLE_WORDS, SOURCE_CREDIT
+from bantin.articles.markers import BYLINE_LABELS, INSTITUTION_HEADS, ROLE_WORDS, SOURCE_CREDIT
 
 _NAME_WORD = re.compile(r"^(?:[(\[]?[A-ZĐÀ-Ỹ][\w.'’]*[)\]]?|[A-ZĐ][\w]*\.[\w.]*|-|–|&|và)$")
 _SENTENCE_END = (".", "!", "?", ":", ";", ",", "…")

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Literal
 
-from articles.model import VIETNAM_TZ
+from bantin.articles.model import VIETNAM_TZ
 
 DateKind = Literal["published", "updated"] | None
 

@@ -14,11 +14,11 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from articles.jsonl import RecordError, is_jsonl, read_jsonl
-from articles.model import Article
-from articles.rawpage import MAX_PAGE_BYTES, PageError, parse_page
-from articles.store import ArticleStore
-from articles.webpage import is_html_file, parse_webpage
+from bantin.articles.jsonl import RecordError, is_jsonl, read_jsonl
+from bantin.articles.model import Article
+from bantin.articles.rawpage import MAX_PAGE_BYTES, PageError, parse_page
+from bantin.articles.store import ArticleStore
+from bantin.articles.webpage import is_html_file, parse_webpage
 
 PAGE_SUFFIXES = (".txt", ".htm.txt", ".text")
 BATCH = 500

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, cast
 
-from articles.model import Article, parse_published
-from articles.text import clean_text, split_paragraphs
+from bantin.articles.model import Article, parse_published
+from bantin.articles.text import clean_text, split_paragraphs
 
 
 @dataclass(frozen=True)

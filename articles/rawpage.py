@@ -23,9 +23,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from articles.bylines import Byline, is_name, parse_byline
-from articles.dates import DateLine, parse_counter_line, parse_date_line
-from articles.markers import (
+from bantin.articles.bylines import Byline, is_name, parse_byline
+from bantin.articles.dates import DateLine, parse_counter_line, parse_date_line
+from bantin.articles.markers import (
     CAPTION,
     GLUED_TITLE_PREFIX,
     IMAGE_LINE,
@@ -35,8 +35,8 @@ from articles.markers import (
     is_header_chrome,
     is_punctuation_only,
 )
-from articles.model import Article
-from articles.text import UndecodableError, clean_line, decode
+from bantin.articles.model import Article
+from bantin.articles.text import UndecodableError, clean_line, decode
 
 #: Real pages are a few tens of kB; anything this big is not a page and would only waste memory.
 MAX_PAGE_BYTES = 5 * 1024 * 1024

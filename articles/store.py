@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from articles.model import Article, parse_published, published_iso, published_sort_key
-from articles.sqlite import ThreadLocalConnections
+from bantin.articles.model import Article, parse_published, published_iso, published_sort_key
+from bantin.articles.sqlite import ThreadLocalConnections
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS articles (

@@ -29,10 +29,10 @@ from urllib.parse import urldefrag, urljoin, urlsplit
 
 from lxml.etree import LxmlError
 
-from articles.dates import parse_date_line
-from articles.model import VIETNAM_TZ, Article, parse_published
-from articles.rawpage import MAX_PAGE_BYTES, PageError
-from articles.text import clean_text
+from bantin.articles.dates import parse_date_line
+from bantin.articles.model import VIETNAM_TZ, Article, parse_published
+from bantin.articles.rawpage import MAX_PAGE_BYTES, PageError
+from bantin.articles.text import clean_text
 
 log = logging.getLogger(__name__)
 
@@ -147,7 +147,7 @@ def parse_webpage(data: bytes, *, url: str | None = None, source: str = "", char
 
 
 def _path_id(source: str) -> str:
-    from articles.rawpage import page_id
+    from bantin.articles.rawpage import page_id
 
     return page_id(source) if source else ""
 

@@ -50,16 +50,16 @@ PHRASES = ['"của các"', '"cho biết"', '"trong những năm"', '"đã đư�
 def _deadline(seconds: float) -> AbstractContextManager[Any]:
     """The search deadline, on code that has one (`index.budget`); nothing on older code."""
     try:
-        from index.budget import deadline_after
+        from bantin.index.budget import deadline_after
     except ImportError:
         return nullcontext()
     return deadline_after(seconds)
 
 
 def open_index(workers: int) -> Any:
-    from index.maintenance import update_index
-    from index.pool import PooledIndex
-    from index.searcher import SearchIndex
+    from bantin.index.maintenance import update_index
+    from bantin.index.pool import PooledIndex
+    from bantin.index.searcher import SearchIndex
 
     if not AS_IS:
         with ensure_store() as store:

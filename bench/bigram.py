@@ -18,7 +18,7 @@ from typing import Any
 
 from whoosh.analysis import Token, Tokenizer
 
-from articles.model import Article
+from bantin.articles.model import Article
 from bench.search import CACHE
 
 FOLDER = CACHE / "bigram-index"

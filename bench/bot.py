@@ -42,7 +42,7 @@ def prepare() -> Path:
     CACHE.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "BANTIN_DATA_DIR": str(CACHE)}
     for args in (["ingest", str(CORPUS)], ["reindex"]):
-        subprocess.run([sys.executable, "-m", "bot.cli", *args], env=env, cwd=ROOT, check=False,
+        subprocess.run([sys.executable, "-m", "bantin.bot.cli", *args], env=env, cwd=ROOT, check=False,
                        stdout=subprocess.DEVNULL)
     marker.write_text("ok")
     return CACHE
@@ -50,7 +50,7 @@ def prepare() -> Path:
 
 def queries(n: int = 400, seed: int = 7) -> list[str]:
     """1–6-word queries cut from corpus titles, half of them typed without diacritics."""
-    from index.analysis import fold
+    from bantin.index.analysis import fold
 
     rng = random.Random(seed)
     titles = []
@@ -76,7 +76,7 @@ def run(
                "BANTIN_RATE_BURST": "100000", "BANTIN_RATE_PER_MINUTE": "100000",
                "BANTIN_FLOOD_RATE": str(flood_rate), "BANTIN_SEARCH_WORKERS": workers,
                "BANTIN_LOG_LEVEL": "WARNING"}
-        proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "run"], env=env, cwd=ROOT)
+        proc = subprocess.Popen([sys.executable, "-m", "bantin.bot.cli", "run"], env=env, cwd=ROOT)
         try:
             fake.wait_for("setMyCommands", count=2, timeout=60)
             latencies: list[float] = []

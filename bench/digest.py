@@ -37,14 +37,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from articles.jsonl import RecordError, read_jsonl  # noqa: E402
-from articles.model import VIETNAM_TZ  # noqa: E402
-from articles.store import ArticleStore  # noqa: E402
-from bot.broadcast import Broadcaster, DigestRunner, Limits, digest_bot, telegram_sender  # noqa: E402
-from bot.digest import TopicMatcher  # noqa: E402
-from bot.render import Renderer  # noqa: E402
-from bot.settings import Settings  # noqa: E402
-from bot.subscriptions import SubscriptionStore  # noqa: E402
+from bantin.articles.jsonl import RecordError, read_jsonl  # noqa: E402
+from bantin.articles.model import VIETNAM_TZ  # noqa: E402
+from bantin.articles.store import ArticleStore  # noqa: E402
+from bantin.bot.broadcast import Broadcaster, DigestRunner, Limits, digest_bot, telegram_sender  # noqa: E402
+from bantin.bot.digest import TopicMatcher  # noqa: E402
+from bantin.bot.render import Renderer  # noqa: E402
+from bantin.bot.settings import Settings  # noqa: E402
+from bantin.bot.subscriptions import SubscriptionStore  # noqa: E402
 
 CORPUS = ROOT.parent / "shared" / "data" / "vn-news-35k.jsonl.gz"
 FRESH = 400

@@ -21,11 +21,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from articles.store import ArticleStore  # noqa: E402
-from articles.web.client import ClientConfig, PoliteClient  # noqa: E402
-from articles.web.fetch import poll  # noqa: E402
-from articles.web.state import FetchState  # noqa: E402
-from articles.webpage import parse_webpage  # noqa: E402
+from bantin.articles.store import ArticleStore  # noqa: E402
+from bantin.articles.web.client import ClientConfig, PoliteClient  # noqa: E402
+from bantin.articles.web.fetch import poll  # noqa: E402
+from bantin.articles.web.state import FetchState  # noqa: E402
+from bantin.articles.webpage import parse_webpage  # noqa: E402
 from tests.website import Website, article_html, rss  # noqa: E402
 
 PARAGRAPH = ("Sáng nay, Đảng ủy xã {n} tổ chức hội nghị sơ kết công tác xây dựng Đảng sáu tháng đầu năm, với sự "

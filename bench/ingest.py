@@ -18,10 +18,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from articles.ingest import ingest  # noqa: E402
-from articles.jsonl import RecordError, read_jsonl  # noqa: E402
-from articles.rawpage import parse_page  # noqa: E402
-from articles.store import ArticleStore  # noqa: E402
+from bantin.articles.ingest import ingest  # noqa: E402
+from bantin.articles.jsonl import RecordError, read_jsonl  # noqa: E402
+from bantin.articles.rawpage import parse_page  # noqa: E402
+from bantin.articles.store import ArticleStore  # noqa: E402
 
 CORPUS = ROOT.parent / "shared" / "data" / "vn-news-35k.jsonl.gz"
 PAGES = 5000

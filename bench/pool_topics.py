@@ -29,8 +29,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bantin.index.analysis import fold  # noqa: E402
 from bench.search import CACHE, CORPUS, ensure_store  # noqa: E402
-from index.analysis import fold  # noqa: E402
 
 TOPICAL_SET = ROOT / "bench" / "topical_set.json"
 SHEET = CACHE / "judge-sheet.tsv"

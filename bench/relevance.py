@@ -36,10 +36,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from articles.model import Article  # noqa: E402
+from bantin.articles.model import Article  # noqa: E402
+from bantin.index.analysis import FoldFilter, fold, place_tone  # noqa: E402
 from bench import topical  # noqa: E402
 from bench.search import CACHE, CORPUS, STORE, ensure_store  # noqa: E402
-from index.analysis import FoldFilter, fold, place_tone  # noqa: E402
 
 RELEVANCE_SET = ROOT / "bench" / "relevance_set.json"
 LAST = CACHE / "relevance-last.json"
@@ -81,8 +81,8 @@ def reciprocal_rank(found: list[str], relevant: set[str]) -> float:
 
 
 def ours() -> Callable[[str], list[str]]:
-    from index.maintenance import update_index
-    from index.searcher import SearchIndex
+    from bantin.index.maintenance import update_index
+    from bantin.index.searcher import SearchIndex
 
     with ensure_store() as store:
         update = update_index(store, OURS)  # builds once, then a no-op

@@ -32,9 +32,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from articles.jsonl import read_jsonl  # noqa: E402
-from articles.model import Article  # noqa: E402
-from articles.store import ArticleStore  # noqa: E402
+from bantin.articles.jsonl import read_jsonl  # noqa: E402
+from bantin.articles.model import Article  # noqa: E402
+from bantin.articles.store import ArticleStore  # noqa: E402
 
 CORPUS = ROOT.parent / "shared" / "data" / "vn-news-35k.jsonl.gz"
 CACHE = ROOT / "bench" / ".cache"
@@ -67,7 +67,7 @@ def ensure_store(path: Path = STORE) -> ArticleStore:
 
 def sample_queries(store: ArticleStore, count: int, *, seed: int = SEED) -> list[str]:
     """1–6 consecutive words of random titles; every other one without diacritics."""
-    from index.analysis import fold
+    from bantin.index.analysis import fold
 
     rng = random.Random(seed)
     titles = [a.title for a in store.iter_articles()]
@@ -93,7 +93,7 @@ def _peak_rss_mb() -> float:
 
 
 def phase_build(root: str) -> dict[str, Any]:
-    from index.maintenance import rebuild_index
+    from bantin.index.maintenance import rebuild_index
 
     with ArticleStore(STORE, readonly=True) as store:
         update = rebuild_index(store, Path(root))
@@ -101,7 +101,7 @@ def phase_build(root: str) -> dict[str, Any]:
 
 
 def phase_noop(root: str) -> dict[str, Any]:
-    from index.maintenance import update_index
+    from bantin.index.maintenance import update_index
 
     with ArticleStore(STORE, readonly=True) as store:
         started = time.perf_counter()
@@ -111,7 +111,7 @@ def phase_noop(root: str) -> dict[str, Any]:
 
 
 def phase_search(root: str, queries: list[str]) -> dict[str, Any]:
-    from index.searcher import SearchIndex
+    from bantin.index.searcher import SearchIndex
 
     with SearchIndex.open(Path(root)) as index:
         size = index.size_bytes()
@@ -154,7 +154,7 @@ def phase_naive_search(folder: str, queries: list[str]) -> dict[str, Any]:
     from whoosh import index
     from whoosh.qparser import MultifieldParser
 
-    from index.layout import dir_size
+    from bantin.index.layout import dir_size
 
     ix = index.open_dir(folder)
     parser = MultifieldParser(["title", "body"], ix.schema)

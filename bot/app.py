@@ -23,15 +23,15 @@ from telegram.ext import (
     filters,
 )
 
-from articles.store import ArticleStore
-from bot import editors, handlers
-from bot.core import DIGEST_COMMANDS, Core
-from bot.ratelimit import RateLimiter
-from bot.render import LANGUAGES, Renderer
-from bot.schedule import start_digests, stop_digests
-from bot.settings import Settings
-from bot.subscriptions import SubscriptionStore
-from bot.upkeep import start_upkeep
+from bantin.articles.store import ArticleStore
+from bantin.bot import editors, handlers
+from bantin.bot.core import DIGEST_COMMANDS, Core
+from bantin.bot.ratelimit import RateLimiter
+from bantin.bot.render import LANGUAGES, Renderer
+from bantin.bot.schedule import start_digests, stop_digests
+from bantin.bot.settings import Settings
+from bantin.bot.subscriptions import SubscriptionStore
+from bantin.bot.upkeep import start_upkeep
 
 log = logging.getLogger(__name__)
 MENU = ("search", "latest", "subscribe", "settings", "help", "about")

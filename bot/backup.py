@@ -13,7 +13,7 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.settings import Settings
+from bantin.bot.settings import Settings
 
 #: The files worth keeping: the articles and the bot's state (subscribers, delivery log, audit).
 STORES = ("articles.sqlite", "bot.sqlite")

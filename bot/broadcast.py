@@ -45,13 +45,13 @@ from telegram.error import (
     TelegramError,
 )
 
-from articles.model import Article
-from articles.store import ArticleStore
-from bot.core import read_deep_link
-from bot.digest import TopicMatcher, Window, build_digest, recent_window, render_channel_digest, render_digest
-from bot.render import Renderer
-from bot.schedule import VIETNAM, due_subscribers, latest_slot, next_slot, now_key, slot_key
-from bot.subscriptions import PENDING, Delivery, Part, Planned, Subscriber, SubscriptionStore, utcnow
+from bantin.articles.model import Article
+from bantin.articles.store import ArticleStore
+from bantin.bot.core import read_deep_link
+from bantin.bot.digest import TopicMatcher, Window, build_digest, recent_window, render_channel_digest, render_digest
+from bantin.bot.render import Renderer
+from bantin.bot.schedule import VIETNAM, due_subscribers, latest_slot, next_slot, now_key, slot_key
+from bantin.bot.subscriptions import PENDING, Delivery, Part, Planned, Subscriber, SubscriptionStore, utcnow
 
 log = logging.getLogger(__name__)
 

@@ -22,12 +22,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from bot import callbacks as cb
-from bot import digest as dg
-from bot.core import Core, Reply
-from bot.render import fits
-from bot.schedule import VIETNAM, next_slot
-from bot.subscriptions import CHANNEL, GROUP, Place, Subscriber
+from bantin.bot import callbacks as cb
+from bantin.bot import digest as dg
+from bantin.bot.core import Core, Reply
+from bantin.bot.render import fits
+from bantin.bot.schedule import VIETNAM, next_slot
+from bantin.bot.subscriptions import CHANNEL, GROUP, Place, Subscriber
 
 Target = int | str  # a chat id, or "@username"
 

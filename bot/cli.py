@@ -13,14 +13,14 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TypeVar
 
-from articles.ingest import IngestReport, ingest
-from articles.model import Article
-from articles.rawpage import NotAPage, PageError, parse_page
-from articles.store import ArticleStore
-from bot import redact as redaction
-from bot.messages import Messages
-from bot.progress import Reporter
-from bot.settings import Settings, SettingsError, load_settings
+from bantin.articles.ingest import IngestReport, ingest
+from bantin.articles.model import Article
+from bantin.articles.rawpage import NotAPage, PageError, parse_page
+from bantin.articles.store import ArticleStore
+from bantin.bot import redact as redaction
+from bantin.bot.messages import Messages
+from bantin.bot.progress import Reporter
+from bantin.bot.settings import Settings, SettingsError, load_settings
 
 log = logging.getLogger("bantin")
 
@@ -116,7 +116,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.lang = getattr(args, "lang", None) or args.main_lang  # `bantin --lang en CMD` = `bantin CMD --lang en`
     args.quiet = getattr(args, "quiet", False) or args.main_quiet
     if args.command == "doctor":  # reports broken settings itself, as one of its findings
-        from bot.doctor import cmd_doctor
+        from bantin.bot.doctor import cmd_doctor
 
         return cmd_doctor(Messages(args.lang or _env_lang()), load_settings)
     redact: Callable[[str], str] = str
@@ -227,7 +227,7 @@ def run_ingest(
 def update_search_index(settings: Settings, store: ArticleStore, *, say: Messages, quiet: bool) -> dict[str, object]:
     """After storing articles (`ingest`, `start`, `fetch`): the index follows the store, so a
     missing or damaged one is built, an existing one updated."""
-    from index.maintenance import update_index
+    from bantin.index.maintenance import update_index
 
     with reporter(say, "phase_index", say.say("unit_articles"), quiet) as bar:
         return _index_call(lambda: update_index(store, settings.index_root, progress=bar).to_json())
@@ -292,7 +292,7 @@ def cmd_related(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_reindex(args: argparse.Namespace, settings: Settings) -> int:
     """Incremental update (default) or full rebuild with an atomic swap."""
-    from index.maintenance import rebuild_index, update_index
+    from bantin.index.maintenance import rebuild_index, update_index
 
     if not settings.store_path.exists():
         raise UserError("chưa có kho bài viết", "chạy `bantin ingest` trước")
@@ -311,7 +311,7 @@ def cmd_reindex(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
     """Offline console over the same core as the bot."""
-    from bot.console import run_console
+    from bantin.bot.console import run_console
 
     return run_console(settings, language=args.lang or settings.lang, editor=getattr(args, "editor", False))
 
@@ -325,7 +325,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _run_bot(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.app import StartupError, run_bot
+    from bantin.bot.app import StartupError, run_bot
 
     try:
         return run_bot(settings, webhook=args.webhook, listen=args.listen)
@@ -336,7 +336,7 @@ def _run_bot(args: argparse.Namespace, settings: Settings) -> int:
 @contextlib.contextmanager
 def _bot_lock(settings: Settings) -> Iterator[None]:
     """The data dir's lock for the bot's lifetime: a second bot on it is refused, not run."""
-    from bot.datalock import DataDirBusy, hold_data_dir
+    from bantin.bot.datalock import DataDirBusy, hold_data_dir
 
     try:
         with hold_data_dir(settings.data_dir):
@@ -369,7 +369,7 @@ def cmd_fetch(args: argparse.Namespace, settings: Settings) -> int:
     BANTIN_FEED_MINUTES until Ctrl-C. Exit 1 when something failed in the (last) poll."""
     import time
 
-    from bot.feeds import fetch_feeds
+    from bantin.bot.feeds import fetch_feeds
 
     if not settings.feeds:
         raise UserError("chưa có BANTIN_FEEDS",
@@ -395,7 +395,7 @@ def cmd_backup(args: argparse.Namespace, settings: Settings) -> int:
     """Online backup of both stores; the index is rebuilt from the store, so it is not copied."""
     import sqlite3
 
-    from bot.backup import backup
+    from bantin.bot.backup import backup
 
     say = messages(args, settings)
     try:
@@ -437,9 +437,9 @@ def cmd_digest(args: argparse.Namespace, settings: Settings) -> int:
     """
     import asyncio
 
-    from bot.broadcast import DigestRunner, Limits, digest_bot
-    from bot.render import Renderer
-    from bot.subscriptions import CONSOLE_CHAT, SubscriptionStore, utcnow
+    from bantin.bot.broadcast import DigestRunner, Limits, digest_bot
+    from bantin.bot.render import Renderer
+    from bantin.bot.subscriptions import CONSOLE_CHAT, SubscriptionStore, utcnow
 
     if not settings.store_path.exists():
         raise UserError("chưa có kho bài viết", "chạy `bantin ingest` trước")
@@ -478,7 +478,7 @@ async def _send_digests(runner, bot, limits, *, force: bool, chat: int | None, p
     import asyncio
     import signal
 
-    from bot.broadcast import telegram_deleter, telegram_editor, telegram_sender
+    from bantin.bot.broadcast import telegram_deleter, telegram_editor, telegram_sender
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -495,8 +495,8 @@ def _print_plan(runner, subs, now, *, force: bool, chat: int | None, as_json: bo
                 say: Messages) -> int:
     """`--dry-run`: what would be sent, as the console shows messages; nothing is recorded.
     The console's own subscription is shown too: the dry run is how an operator sees it."""
-    from bot.console import to_console
-    from bot.subscriptions import CONSOLE_CHAT
+    from bantin.bot.console import to_console
+    from bantin.bot.subscriptions import CONSOLE_CHAT
 
     plan = runner.plan(now, force=force, chat=chat, console=True)
     pending = subs.pending(now=now, chat_id=chat)
@@ -559,7 +559,7 @@ def _stored(settings: Settings, article_id: str) -> bool:
 
 
 def _open_index(settings: Settings):  # type: ignore[no-untyped-def]
-    from index.searcher import IndexDamaged, IndexMissing, SearchIndex
+    from bantin.index.searcher import IndexDamaged, IndexMissing, SearchIndex
 
     try:
         return SearchIndex.open(settings.index_root)
@@ -567,11 +567,12 @@ def _open_index(settings: Settings):  # type: ignore[no-untyped-def]
         raise UserError("chưa có chỉ mục tìm kiếm", "chạy `bantin ingest` (nó dựng chỉ mục)") from exc
     except IndexDamaged as exc:
         # The store is intact and is the source of truth: a rebuild from it is the whole fix.
-        raise UserError(f"chỉ mục tìm kiếm bị hỏng ({exc.reason})", "chạy bantin reindex --full", code=1) from exc
+        what = "do phiên bản cũ của bantin tạo" if exc.outdated else "bị hỏng"
+        raise UserError(f"chỉ mục tìm kiếm {what} ({exc.reason})", "chạy bantin reindex --full", code=1) from exc
 
 
 def _index_call(call: Callable[[], T]) -> T:
-    from index.maintenance import IndexBusy
+    from bantin.index.maintenance import IndexBusy
 
     try:
         return call()

@@ -9,12 +9,12 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from articles.store import ArticleStore
-from bot.console_editor import EditorConsole
-from bot.core import Core, Document, Reply, parse_command
-from bot.reading import saved_filename
-from bot.render import Renderer
-from bot.settings import Settings
+from bantin.articles.store import ArticleStore
+from bantin.bot.console_editor import EditorConsole
+from bantin.bot.core import Core, Document, Reply, parse_command
+from bantin.bot.reading import saved_filename
+from bantin.bot.render import Renderer
+from bantin.bot.settings import Settings
 
 _TAGS = re.compile(r"<[^>]+>")
 

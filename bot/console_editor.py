@@ -12,9 +12,9 @@ import asyncio
 
 from telegram import User
 
-from bot import editors
-from bot.core import CallbackResult, Core, Reply
-from bot.settings import Settings
+from bantin.bot import editors
+from bantin.bot.core import CallbackResult, Core, Reply
+from bantin.bot.settings import Settings
 
 #: Not a Telegram user id (those are positive): the console's editor in the audit log.
 CONSOLE_EDITOR_ID = 0

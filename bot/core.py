@@ -20,12 +20,12 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from articles.model import Article
-from articles.store import ArticleStore
-from bot import callbacks as cb
-from bot import digest as dg
-from bot import reading
-from bot.render import (
+from bantin.articles.model import Article
+from bantin.articles.store import ArticleStore
+from bantin.bot import callbacks as cb
+from bantin.bot import digest as dg
+from bantin.bot import reading
+from bantin.bot.render import (
     LISTED_TITLE,
     MAX_MESSAGE,
     MAX_PER_PAGE,
@@ -36,11 +36,11 @@ from bot.render import (
     safe,
     shorten,
 )
-from bot.schedule import VIETNAM, clock_time, next_slot, shift_clock
-from bot.subscriptions import CONSOLE_CHAT, Part, Place, SubscriptionStore, utcnow
-from index.layout import pointer_stamp
-from index.pool import PooledIndex
-from index.searcher import Hit, IndexDamaged, IndexMissing, SearchIndex, SearchPage
+from bantin.bot.schedule import VIETNAM, clock_time, next_slot, shift_clock
+from bantin.bot.subscriptions import CONSOLE_CHAT, Part, Place, SubscriptionStore, utcnow
+from bantin.index.layout import pointer_stamp
+from bantin.index.pool import PooledIndex
+from bantin.index.searcher import Hit, IndexDamaged, IndexMissing, SearchIndex, SearchPage
 
 log = logging.getLogger(__name__)
 

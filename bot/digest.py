@@ -27,15 +27,15 @@ from whoosh.fields import Schema
 from whoosh.filedb.filestore import RamStorage
 from whoosh.query import Term
 
-from articles.model import Article, published_sort_key
-from articles.store import ArticleStore
-from bot import callbacks as cb
-from bot.render import LISTED_TITLE, Renderer, fits, shorten, utf16_len
-from bot.schedule import VIETNAM, looks_like_clock, parse_clock
-from bot.subscriptions import Part
-from index.analysis import fold
-from index.query import ParsedQuery, match_query, parse_query, phrase_pattern
-from index.schema import SCHEMA, article_document
+from bantin.articles.model import Article, published_sort_key
+from bantin.articles.store import ArticleStore
+from bantin.bot import callbacks as cb
+from bantin.bot.render import LISTED_TITLE, Renderer, fits, shorten, utf16_len
+from bantin.bot.schedule import VIETNAM, looks_like_clock, parse_clock
+from bantin.bot.subscriptions import Part
+from bantin.index.analysis import fold
+from bantin.index.query import ParsedQuery, match_query, parse_query, phrase_pattern
+from bantin.index.schema import SCHEMA, article_document
 
 WINDOW = timedelta(days=7)
 #: At most this many recent articles are considered per run (a week of a local paper is a few hundred).

@@ -17,9 +17,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.messages import Messages
-from bot.render import LANGUAGES, TEMPLATES, Renderer
-from bot.settings import Settings, SettingsError
+from bantin.bot.messages import Messages
+from bantin.bot.render import LANGUAGES, TEMPLATES, Renderer
+from bantin.bot.settings import Settings, SettingsError
 
 #: Below this much free space a full reindex (built beside the live index) may not fit.
 MIN_FREE_BYTES = 500 * 2**20
@@ -100,7 +100,7 @@ def _check_db(path: Path, count_sql: str, ok: str, say: Messages) -> Finding:
 
 
 def check_index(settings: Settings, say: Messages) -> Finding:
-    from index.searcher import IndexDamaged, IndexMissing, SearchIndex
+    from bantin.index.searcher import IndexDamaged, IndexMissing, SearchIndex
 
     try:
         index = SearchIndex.open(settings.index_root)

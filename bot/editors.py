@@ -24,14 +24,14 @@ from telegram import Bot, User
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, TelegramError
 
-from articles.model import VIETNAM_TZ
-from bot import audit as au
-from bot import callbacks as cb
-from bot.core import Button, CallbackResult, Core, Reply
-from bot.reindex import AUTOMATIC, FETCH, FULL, SCAN, SCHEDULED, ReindexRunner, Reporter, Run, Silent
-from bot.render import Renderer, fits, number, shorten, utf16_len
-from bot.settings import Settings
-from bot.usage import QueryCounter
+from bantin.articles.model import VIETNAM_TZ
+from bantin.bot import audit as au
+from bantin.bot import callbacks as cb
+from bantin.bot.core import Button, CallbackResult, Core, Reply
+from bantin.bot.reindex import AUTOMATIC, FETCH, FULL, SCAN, SCHEDULED, ReindexRunner, Reporter, Run, Silent
+from bantin.bot.render import Renderer, fits, number, shorten, utf16_len
+from bantin.bot.settings import Settings
+from bantin.bot.usage import QueryCounter
 
 log = logging.getLogger(__name__)
 

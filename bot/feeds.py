@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from articles.store import ArticleStore
-from articles.web.client import ClientConfig, PoliteClient
-from articles.web.fetch import FetchReport, poll
-from articles.web.state import FetchState
-from bot.settings import Settings
+from bantin.articles.store import ArticleStore
+from bantin.articles.web.client import ClientConfig, PoliteClient
+from bantin.articles.web.fetch import FetchReport, poll
+from bantin.articles.web.state import FetchState
+from bantin.bot.settings import Settings
 
 
 def client_config(settings: Settings) -> ClientConfig:

@@ -30,13 +30,13 @@ from telegram.constants import ChatType, ParseMode
 from telegram.error import BadRequest, Forbidden
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
-from bot import audit, channels, editors, membership
-from bot.core import DIGEST_COMMANDS, Core, Reply, parse_command
-from bot.ratelimit import RateLimiter
-from bot.render import ENTITY_TYPES, language_of, telegram_view
-from bot.subscriptions import Subscriber
-from bot.usage import count_query
-from index.budget import call_with_deadline
+from bantin.bot import audit, channels, editors, membership
+from bantin.bot.core import DIGEST_COMMANDS, Core, Reply, parse_command
+from bantin.bot.ratelimit import RateLimiter
+from bantin.bot.render import ENTITY_TYPES, language_of, telegram_view
+from bantin.bot.subscriptions import Subscriber
+from bantin.bot.usage import count_query
+from bantin.index.budget import call_with_deadline
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

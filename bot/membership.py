@@ -12,8 +12,8 @@ from telegram import Bot, Chat, ChatFullInfo, ChatMember, ChatMemberAdministrato
 from telegram.constants import ChatMemberStatus, ChatType
 from telegram.error import BadRequest, ChatMigrated, Forbidden, TelegramError
 
-from bot.channels import BotRights, ChatInfo, Inspection, Target
-from bot.subscriptions import CHANNEL, GROUP, PRIVATE, Place
+from bantin.bot.channels import BotRights, ChatInfo, Inspection, Target
+from bantin.bot.subscriptions import CHANNEL, GROUP, PRIVATE, Place
 
 log = logging.getLogger(__name__)
 

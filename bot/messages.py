@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from bot.render import LANGUAGES, Renderer
+from bantin.bot.render import LANGUAGES, Renderer
 
 
 class Messages:

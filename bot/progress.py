@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TextIO
 
-from bot.messages import Messages
+from bantin.bot.messages import Messages
 
 Progress = Callable[[int, int], None]
 

@@ -10,7 +10,7 @@ import hashlib
 import re
 from bisect import bisect_right
 
-from index.analysis import fold
+from bantin.index.analysis import fold
 
 #: Telegram's limit for a document's caption, after entity parsing.
 MAX_CAPTION = 1024

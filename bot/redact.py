@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from types import TracebackType
 from urllib.parse import quote
 
-from bot.settings import Settings
+from bantin.bot.settings import Settings
 
 MASK = "***"
 #: A secret shorter than this is not redacted on its own: masking every "a" would garble the logs

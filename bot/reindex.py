@@ -30,12 +30,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-from articles.ingest import IngestReport, ingest
-from articles.jsonl import where_file
-from articles.store import ArticleStore
-from articles.web.fetch import FetchReport
-from bot import audit as au
-from bot.settings import Settings
+from bantin.articles.ingest import IngestReport, ingest
+from bantin.articles.jsonl import where_file
+from bantin.articles.store import ArticleStore
+from bantin.articles.web.fetch import FetchReport
+from bantin.bot import audit as au
+from bantin.bot.settings import Settings
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -137,7 +137,7 @@ def reindex_now(settings: Settings, kind: str, progress: Progress) -> Outcome:
     damaged index). When another process holds the index (a cron'd `bantin reindex`),
     the store is still updated and the outcome says the index must catch up later.
     """
-    from index.maintenance import IndexBusy, rebuild_index, update_index
+    from bantin.index.maintenance import IndexBusy, rebuild_index, update_index
 
     started = time.perf_counter()
     outcome = Outcome(kind)
@@ -149,7 +149,7 @@ def reindex_now(settings: Settings, kind: str, progress: Progress) -> Outcome:
                                     progress=lambda done, total: progress.report("scan", done, total))
             forget_gone_failures(store, settings.sources)
         if kind in (SCAN, SCHEDULED, FETCH) and settings.feeds:
-            from bot.feeds import fetch_feeds
+            from bantin.bot.feeds import fetch_feeds
 
             progress.report("fetch")
             outcome.fetch = fetch_feeds(settings, store, lambda done, total: progress.report("fetch", done, total))

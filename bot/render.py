@@ -7,6 +7,7 @@ Templates live in `templates/<lang>/`; HTML autoescape is on for every template,
 from __future__ import annotations
 
 import html
+import importlib.resources
 import re
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
@@ -16,7 +17,8 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+#: Package data of `bantin.templates`: found the same way in a checkout, a wheel or a pipx venv.
+TEMPLATES = Path(str(importlib.resources.files("bantin.templates")))
 LANGUAGES = ("vi", "en")
 #: Telegram's limit is 4096 UTF-16 code units after entity parsing; keep a margin.
 MAX_MESSAGE = 4000

@@ -7,6 +7,7 @@ Precedence: environment > bantin.toml > defaults.
 from __future__ import annotations
 
 import hashlib
+import importlib.resources
 import os
 import re
 import tomllib
@@ -15,10 +16,10 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-import articles
-from bot.render import MAX_PER_PAGE
+from bantin.bot.render import MAX_PER_PAGE
 
-BUNDLED_SAMPLES = Path(articles.__file__).resolve().parent / "samples"
+#: Package data of `bantin.articles` (a real folder: wheels are installed unzipped).
+BUNDLED_SAMPLES = Path(str(importlib.resources.files("bantin.articles") / "samples"))
 DEFAULT_API_URL = "https://api.telegram.org"
 
 
@@ -89,7 +90,7 @@ class Settings:
 
     @property
     def search_processes(self) -> int:
-        from index.pool import default_workers
+        from bantin.index.pool import default_workers
 
         return default_workers() if self.search_workers is None else self.search_workers
 

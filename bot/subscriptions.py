@@ -44,7 +44,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from articles.sqlite import ThreadLocalConnections
+from bantin.articles.sqlite import ThreadLocalConnections
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS digest_subscribers (

@@ -19,10 +19,10 @@ from typing import Any
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
 
-from articles.store import ArticleStore
-from bot import audit as au
-from bot.editors import Desk
-from bot.reindex import BUILD, REPAIR, ReindexRunner, Run, in_daemon_thread
+from bantin.articles.store import ArticleStore
+from bantin.bot import audit as au
+from bantin.bot.editors import Desk
+from bantin.bot.reindex import BUILD, REPAIR, ReindexRunner, Run, in_daemon_thread
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ def building_progress(runner: ReindexRunner) -> tuple[int, int] | None:
 async def start_upkeep(bot: Any, desk: Desk) -> Run | None:
     """Start bringing the index up to date when it is missing, behind the store or damaged; None
     when it is current. Called once from `post_init`, after the core tried to open the index."""
-    from index.maintenance import index_pending
+    from bantin.index.maintenance import index_pending
 
     core, runner = desk.core, desk.runner
     core.index_progress = lambda: building_progress(runner)
@@ -74,7 +74,7 @@ async def start_upkeep(bot: Any, desk: Desk) -> Run | None:
 
 def catch_up(desk: Desk) -> None:
     """Apply the store's changes to an index that is only behind (the open one notices by itself)."""
-    from index.maintenance import update_index
+    from bantin.index.maintenance import update_index
 
     try:
         with ArticleStore(desk.settings.store_path) as store:

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from articles.model import VIETNAM_TZ
+from bantin.articles.model import VIETNAM_TZ
 
 SCHEMA = "CREATE TABLE IF NOT EXISTS query_counts (day TEXT PRIMARY KEY, queries INTEGER NOT NULL DEFAULT 0)"
 #: Key of the counter in PTB's `bot_data`.

@@ -23,9 +23,9 @@ from typing import Any
 from whoosh import index as whoosh_index
 from whoosh.writing import SegmentWriter
 
-from articles.store import ArticleStore
-from index.codec import BantinCodec
-from index.schema import SCHEMA, article_document
+from bantin.articles.store import ArticleStore
+from bantin.index.codec import BantinCodec
+from bantin.index.schema import SCHEMA, article_document
 
 #: Pool size per writer before Whoosh spills postings to temporary run files (which roughly
 #: doubles commit time); about 150 bytes per posting, 330 postings per article.

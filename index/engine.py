@@ -29,9 +29,9 @@ from whoosh.matching.wrappers import FilterMatcher
 from whoosh.reading import IndexReader, TermNotFound
 from whoosh.util.numeric import length_to_byte
 
-from index.budget import Budget
-from index.codec import BYTE_TO_LENGTH, CachedLengthsReader
-from index.schema import decode_positions, stored_body
+from bantin.index.budget import Budget
+from bantin.index.codec import BYTE_TO_LENGTH, CachedLengthsReader
+from bantin.index.schema import decode_positions, stored_body
 
 K1 = 1.2
 #: Length normalisation per field: titles are all short, so their length says little.

@@ -29,11 +29,11 @@ from pathlib import Path
 
 from whoosh import index as whoosh_index
 
-from articles.model import Article
-from articles.store import ArticleStore
-from index.bulk import LIMIT_MB, build_parallel
-from index.codec import BantinCodec
-from index.layout import (
+from bantin.articles.model import Article
+from bantin.articles.store import ArticleStore
+from bantin.index.bulk import LIMIT_MB, build_parallel
+from bantin.index.codec import BantinCodec
+from bantin.index.layout import (
     LOCK,
     IndexMeta,
     current_generation,
@@ -44,8 +44,8 @@ from index.layout import (
     set_current,
     write_meta,
 )
-from index.schema import SCHEMA, SCHEMA_VERSION, article_document
-from index.searcher import IndexDamaged, _open_searcher
+from bantin.index.schema import SCHEMA, SCHEMA_VERSION, article_document
+from bantin.index.searcher import IndexDamaged, _open_searcher
 
 Progress = Callable[[int, int], None]
 

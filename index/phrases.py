@@ -15,10 +15,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from index.analysis import fold
-from index.budget import Budget
-from index.engine import Engine, NoPositions
-from index.query import Word, phrase_pattern
+from bantin.index.analysis import fold
+from bantin.index.budget import Budget
+from bantin.index.engine import Engine, NoPositions
+from bantin.index.query import Word, phrase_pattern
 
 __all__ = ["NoPositions", "by_positions", "by_stored_text"]
 

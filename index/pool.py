@@ -26,8 +26,8 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
-from index.budget import current_deadline
-from index.searcher import Hit, SearchIndex, SearchPage
+from bantin.index.budget import current_deadline
+from bantin.index.searcher import Hit, SearchIndex, SearchPage
 
 log = logging.getLogger(__name__)
 

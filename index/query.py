@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 from whoosh.query import And, AndMaybe, AndNot, DisjunctionMax, NullQuery, Or, Query, Term
 
-from index.analysis import BIGRAM_SEP, breaks_phrase, fold, query_syllables
+from bantin.index.analysis import BIGRAM_SEP, breaks_phrase, fold, query_syllables
 
 #: Longer queries are cut: beyond this many words a query is a pasted paragraph, and every
 #: extra word costs a posting list.

@@ -20,12 +20,12 @@ from collections import Counter
 from whoosh.query import Term
 from whoosh.searching import Searcher
 
-from index import phrases
-from index.analysis import fold, query_syllables, word_start_matches
-from index.budget import Budget
-from index.engine import Engine
-from index.query import ParsedQuery, exclusion_query, match_query, rank_query
-from index.scoring import Ranked, Scorer
+from bantin.index import phrases
+from bantin.index.analysis import fold, query_syllables, word_start_matches
+from bantin.index.budget import Budget
+from bantin.index.engine import Engine
+from bantin.index.query import ParsedQuery, exclusion_query, match_query, rank_query
+from bantin.index.scoring import Ranked, Scorer
 
 #: Below this many strict matches, the search relaxes and appends looser matches.
 RELAX_BELOW = 3

@@ -18,10 +18,10 @@ from typing import Any
 from whoosh.query import Or, Query, Term
 from whoosh.searching import Searcher
 
-from index.analysis import BIGRAM_SEP, fold, query_syllables
-from index.engine import Engine
-from index.schema import stored_body
-from index.scoring import Scorer
+from bantin.index.analysis import BIGRAM_SEP, fold, query_syllables
+from bantin.index.engine import Engine
+from bantin.index.schema import stored_body
+from bantin.index.scoring import Scorer
 
 #: How much of the body describes the article well enough (and stays cheap to analyse).
 BODY_CHARS = 3000

@@ -30,8 +30,8 @@ from typing import Any, ClassVar
 from whoosh import columns, fields, formats
 from whoosh.analysis.analyzers import CompositeAnalyzer
 
-from articles.model import VIETNAM_TZ, Article, published_iso, published_sort_key
-from index.analysis import vietnamese_analyzer
+from bantin.articles.model import VIETNAM_TZ, Article, published_iso, published_sort_key
+from bantin.index.analysis import vietnamese_analyzer
 
 #: Bump when analysis or fields change: an index built with another version is rebuilt in full.
 #: 2: positions in `text` (quoted phrases).

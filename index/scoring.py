@@ -21,8 +21,8 @@ from typing import Any, NamedTuple
 
 from whoosh import query as wq
 
-from index.budget import Budget
-from index.engine import Engine, intersect
+from bantin.index.budget import Budget
+from bantin.index.engine import Engine, intersect
 
 #: The field holding the whole text: many, weak postings ("dense"); the others are "sparse".
 DENSE_FIELD = "text"

@@ -23,16 +23,16 @@ from whoosh import index as whoosh_index
 from whoosh.filedb.filestore import FileStorage
 from whoosh.searching import Searcher
 
-from articles.model import parse_published, published_iso
-from index.budget import Budget, SearchTimeout, current_deadline
-from index.engine import Engine
-from index.layout import current_generation, dir_size, pointer_stamp
-from index.query import MAX_CHARS, parse_query
-from index.ranking import RELAX_BELOW, Ranking
-from index.related import related_docnums
-from index.schema import SCHEMA
-from index.snippets import make_snippet
-from index.suggest import Suggester
+from bantin.articles.model import parse_published, published_iso
+from bantin.index.budget import Budget, SearchTimeout, current_deadline
+from bantin.index.engine import Engine
+from bantin.index.layout import current_generation, dir_size, pointer_stamp, read_meta
+from bantin.index.query import MAX_CHARS, parse_query
+from bantin.index.ranking import RELAX_BELOW, Ranking
+from bantin.index.related import related_docnums
+from bantin.index.schema import SCHEMA, SCHEMA_VERSION
+from bantin.index.snippets import make_snippet
+from bantin.index.suggest import Suggester
 
 MAX_PER_PAGE = 50
 SORTS = ("relevance", "newest")
@@ -51,11 +51,14 @@ class IndexDamaged(Exception):
     """The live generation's files cannot be read (a truncated or garbage TOC, a truncated or
     missing segment): only a rebuild from the article store helps, retrying does not."""
 
-    def __init__(self, index_root: Path, generation: Path, reason: str) -> None:
+    def __init__(self, index_root: Path, generation: Path, reason: str, *, outdated: bool = False) -> None:
         super().__init__(f"chỉ mục tìm kiếm ở {generation} bị hỏng ({reason})")
         self.index_root = index_root
         self.generation = generation
         self.reason = reason
+        #: Not damaged but written by an older format (e.g. before the code moved under `bantin.`,
+        #: whose pickled classes an old TOC names): the same cure, a rebuild from the store.
+        self.outdated = outdated
 
 
 @dataclass(frozen=True)
@@ -138,6 +141,10 @@ class SearchIndex:
             generation = current_generation(root)
             if generation is None:
                 break
+            meta = read_meta(generation)
+            if meta is not None and meta.schema_version != SCHEMA_VERSION:
+                raise IndexDamaged(root, generation, f"định dạng {meta.schema_version}, bản này cần {SCHEMA_VERSION}",
+                                   outdated=True)
             try:
                 searcher = _open_searcher(generation)
                 try:

@@ -12,7 +12,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 
-from index.analysis import fold, word_start_matches
+from bantin.index.analysis import fold, word_start_matches
 
 #: Visible characters, ellipses included (Telegram shows about this much comfortably).
 WIDTH = 200

@@ -18,9 +18,9 @@ from typing import Any
 
 from whoosh.reading import IndexReader
 
-from index.analysis import BIGRAM_SEP, place_tone
-from index.engine import Engine
-from index.query import ParsedQuery, Word, match_query, parse_query
+from bantin.index.analysis import BIGRAM_SEP, place_tone
+from bantin.index.engine import Engine
+from bantin.index.query import ParsedQuery, Word, match_query, parse_query
 
 _ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
 _MARKS = {"a": "aăâ", "e": "eê", "o": "oôơ", "u": "uư", "d": "dđ"}

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from articles.jsonl import RecordError, read_jsonl
-from articles.model import Article
-from articles.store import ArticleStore
+from bantin.articles.jsonl import RecordError, read_jsonl
+from bantin.articles.model import Article
+from bantin.articles.store import ArticleStore
 from tests.fake_botapi import FakeBotAPI
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from index.layout import current_generation
+from bantin.index.layout import current_generation
 
 #: garbage TOC, truncated TOC, truncated segment, deleted segment
 KINDS = ("toc-garbage", "toc-truncated", "segment-truncated", "segment-deleted")

@@ -17,7 +17,7 @@ from tests.fake_botapi import Call, FakeBotAPI, parse_telegram_html
 
 def cli(data_dir: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 300) -> str:
     result = subprocess.run(
-        [sys.executable, "-m", "bot.cli", *args],
+        [sys.executable, "-m", "bantin.bot.cli", *args],
         env={**os.environ, "BANTIN_DATA_DIR": str(data_dir), **(env or {})},
         capture_output=True, text=True, timeout=timeout, cwd=ROOT,
     )
@@ -42,7 +42,7 @@ def running_bot(fake: FakeBotAPI, data_dir: Path, **settings: str) -> Iterator[s
         **settings,
     }
     log = open(data_dir / "bot.log", "w")  # noqa: SIM115 - closed below, after the process ends
-    proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "run"], env=env, cwd=ROOT, stdout=log,
+    proc = subprocess.Popen([sys.executable, "-m", "bantin.bot.cli", "run"], env=env, cwd=ROOT, stdout=log,
                             stderr=subprocess.STDOUT, text=True)
     try:
         fake.wait_for("setMyCommands", count=2, timeout=30)

@@ -21,7 +21,7 @@ def expectations() -> dict[str, dict[str, object]]:
 
 def check(name: str, expected: dict[str, object]) -> dict[str, bool]:
     """Which fields of one page the parser gets right (a page that fails to parse gets none)."""
-    from articles.rawpage import PageError, parse_page
+    from bantin.articles.rawpage import PageError, parse_page
 
     try:
         article = parse_page((PAGES / name).read_bytes(), source=str(PAGES / name))

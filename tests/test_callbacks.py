@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot import callbacks as cb
-from bot.digest import from_micros
-from bot.schedule import clock_time
+from bantin.bot import callbacks as cb
+from bantin.bot.digest import from_micros
+from bantin.bot.schedule import clock_time
 
 
 @pytest.mark.parametrize(

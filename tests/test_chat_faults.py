@@ -10,16 +10,16 @@ from pathlib import Path
 
 import pytest
 
-from articles.model import VIETNAM_TZ, Article
-from articles.store import ArticleStore
-from bot.cli import main
-from bot.console import Console, run_console
-from bot.console_editor import EditorConsole
-from bot.core import Core, Reply
-from bot.render import Renderer
-from bot.settings import load_settings
-from bot.subscriptions import CONSOLE_CHAT, SubscriptionStore
-from index.maintenance import update_index
+from bantin.articles.model import VIETNAM_TZ, Article
+from bantin.articles.store import ArticleStore
+from bantin.bot.cli import main
+from bantin.bot.console import Console, run_console
+from bantin.bot.console_editor import EditorConsole
+from bantin.bot.core import Core, Reply
+from bantin.bot.render import Renderer
+from bantin.bot.settings import load_settings
+from bantin.bot.subscriptions import CONSOLE_CHAT, SubscriptionStore
+from bantin.index.maintenance import update_index
 from tests.fake_botapi import parse_telegram_html
 
 

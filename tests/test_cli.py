@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import build_parser, main
-from bot.settings import ENV, Settings, SettingsError, load_settings
+from bantin.bot.cli import build_parser, main
+from bantin.bot.settings import ENV, Settings, SettingsError, load_settings
 from tests.conftest import REAL_SAMPLE, ROOT, SAMPLES, need_shared
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -114,7 +114,7 @@ def test_settings_precedence_and_errors(tmp_path: Path) -> None:
 
 
 def test_search_workers_setting(tmp_path: Path) -> None:
-    from index.pool import default_workers
+    from bantin.index.pool import default_workers
 
     assert load_settings({}).search_processes == default_workers() >= 1
     assert load_settings({"BANTIN_SEARCH_WORKERS": "auto"}).search_workers is None

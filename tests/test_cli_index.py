@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import main
+from bantin.bot.cli import main
 from tests.conftest import SAMPLES
 from tests.damage import KINDS, damage
 
@@ -59,3 +59,24 @@ def test_ingest_no_index_only_stores(capsys: pytest.CaptureFixture[str], data: P
     assert not (data / "index").exists()
     assert main(["ingest", str(SAMPLES), "--json"]) == 0  # nothing new to store: the index is built
     assert json.loads(capsys.readouterr().out)["index"]["docs"] == 24
+
+
+def test_an_index_of_an_older_format_says_so_and_what_to_run(capsys: pytest.CaptureFixture[str], data: Path) -> None:
+    """An index written before the code moved under `bantin.` (format 1) names classes that no
+    longer exist: it must read as 'made by an older version' with the command, not as a traceback."""
+    from bantin.index import layout
+
+    assert main(["ingest", str(SAMPLES)]) == 0
+    generation = layout.current_generation(data / "index")
+    assert generation is not None
+    meta = layout.read_meta(generation)
+    assert meta is not None
+    layout.write_meta(generation, layout.IndexMeta(rev=meta.rev, schema_version=1))
+    capsys.readouterr()
+    assert main(["search", "hoa giai"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("lỗi: chỉ mục tìm kiếm do phiên bản cũ của bantin tạo (định dạng 1")
+    assert "gợi ý: chạy bantin reindex --full" in err
+    assert main(["reindex", "--json"]) == 0  # a plain update rebuilds it too
+    assert json.loads(capsys.readouterr().out)["full"] is True
+    assert main(["search", "hoa giai", "--json"]) == 0

@@ -10,14 +10,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from articles.ingest import ingest
-from articles.rawpage import page_id
-from articles.store import ArticleStore
-from bot import callbacks as cb
-from bot.console import Console, to_console
-from bot.core import MAX_QUERY_CHARS, Core, Reply, clean_query, parse_command
-from bot.render import Renderer
-from index.maintenance import update_index
+from bantin.articles.ingest import ingest
+from bantin.articles.rawpage import page_id
+from bantin.articles.store import ArticleStore
+from bantin.bot import callbacks as cb
+from bantin.bot.console import Console, to_console
+from bantin.bot.core import MAX_QUERY_CHARS, Core, Reply, clean_query, parse_command
+from bantin.bot.render import Renderer
+from bantin.index.maintenance import update_index
 from tests.conftest import SAMPLES
 from tests.fake_botapi import parse_telegram_html
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from articles.store import ArticleStore
-from bot.core import Core
-from index.maintenance import rebuild_index, update_index
+from bantin.articles.store import ArticleStore
+from bantin.bot.core import Core
+from bantin.index.maintenance import rebuild_index, update_index
 from tests.damage import KINDS, damage
 from tests.test_index_helpers import article
 

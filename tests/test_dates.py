@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from articles.dates import parse_counter_line, parse_date_line
-from articles.model import VIETNAM_TZ
+from bantin.articles.dates import parse_counter_line, parse_date_line
+from bantin.articles.model import VIETNAM_TZ
 
 
 def at(y: int, mo: int, d: int, h: int, mi: int, s: int = 0) -> datetime:

@@ -8,10 +8,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from articles.model import VIETNAM_TZ, Article
-from articles.store import ArticleStore
-from bot import callbacks as cb
-from bot.digest import (
+from bantin.articles.model import VIETNAM_TZ, Article
+from bantin.articles.store import ArticleStore
+from bantin.bot import callbacks as cb
+from bantin.bot.digest import (
     MAX_TOPICS,
     BadSubscribe,
     TopicMatcher,
@@ -24,7 +24,7 @@ from bot.digest import (
     to_micros,
     topic_tag,
 )
-from bot.render import Renderer
+from bantin.bot.render import Renderer
 from tests.fake_botapi import parse_telegram_html
 
 NOW = datetime(2024, 5, 10, 0, 0, tzinfo=UTC)  # 07:00 in Vietnam

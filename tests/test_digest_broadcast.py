@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 
-from articles.model import VIETNAM_TZ, Article
-from articles.store import ArticleStore
-from bot.broadcast import Broadcaster, DigestRunner, Limits, Throttle
-from bot.render import Renderer
-from bot.subscriptions import Part, Planned, SubscriptionStore
+from bantin.articles.model import VIETNAM_TZ, Article
+from bantin.articles.store import ArticleStore
+from bantin.bot.broadcast import Broadcaster, DigestRunner, Limits, Throttle
+from bantin.bot.render import Renderer
+from bantin.bot.subscriptions import Part, Planned, SubscriptionStore
 
 #: PTB warns when a RetryAfter is built (its attribute will become a timedelta); that is PTB's.
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")

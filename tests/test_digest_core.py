@@ -10,17 +10,17 @@ from pathlib import Path
 
 import pytest
 
-from articles.ingest import ingest
-from articles.model import VIETNAM_TZ, Article
-from articles.store import ArticleStore
-from bot import callbacks as cb
-from bot.console import Console
-from bot.core import Core, Reply
-from bot.digest import TopicMatcher, recent_window
-from bot.render import Renderer
-from bot.subscriptions import CONSOLE_CHAT, SubscriptionStore
-from index.maintenance import update_index
-from index.searcher import SearchIndex
+from bantin.articles.ingest import ingest
+from bantin.articles.model import VIETNAM_TZ, Article
+from bantin.articles.store import ArticleStore
+from bantin.bot import callbacks as cb
+from bantin.bot.console import Console
+from bantin.bot.core import Core, Reply
+from bantin.bot.digest import TopicMatcher, recent_window
+from bantin.bot.render import Renderer
+from bantin.bot.subscriptions import CONSOLE_CHAT, SubscriptionStore
+from bantin.index.maintenance import update_index
+from bantin.index.searcher import SearchIndex
 from tests.conftest import SAMPLES
 from tests.fake_botapi import parse_telegram_html
 

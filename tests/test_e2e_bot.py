@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from articles.rawpage import page_id
+from bantin.articles.rawpage import page_id
 from tests.conftest import SAMPLES
 from tests.e2e import buttons, plain, prepare_data, running_bot
 from tests.fake_botapi import FakeBotAPI, parse_telegram_html

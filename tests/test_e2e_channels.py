@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.schedule import VIETNAM
-from bot.subscriptions import CHANNEL, GROUP, Place, SubscriptionStore
+from bantin.bot.schedule import VIETNAM
+from bantin.bot.subscriptions import CHANNEL, GROUP, Place, SubscriptionStore
 from tests.conftest import ROOT
 from tests.e2e import cli, plain, running_bot
 from tests.fake_botapi import Call, FakeBotAPI
@@ -61,7 +61,7 @@ def ingest(data: Path, count: int, *, lead: str = "Tin trong ngày.") -> list[st
 
 
 def digest(fake: FakeBotAPI, data: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "bot.cli", "digest", *args],
+    return subprocess.run([sys.executable, "-m", "bantin.bot.cli", "digest", *args],
                           env={**os.environ, "BANTIN_DATA_DIR": str(data), "BANTIN_TOKEN": fake.token,
                                "BANTIN_API_URL": fake.url},
                           capture_output=True, text=True, timeout=120, cwd=ROOT)
@@ -188,7 +188,7 @@ def test_sigkill_mid_broadcast_then_restart_posts_every_part_exactly_once(fake: 
     ingest(data, 30, lead="Bà con phấn khởi đón tin vui khi công trình được khánh thành đúng hẹn, " * 3)
     env = {**os.environ, "BANTIN_DATA_DIR": str(data), "BANTIN_TOKEN": fake.token, "BANTIN_API_URL": fake.url,
            "BANTIN_DIGEST_SIZE": "30"}
-    proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "digest"], cwd=ROOT, env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "bantin.bot.cli", "digest"], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         first = fake.wait_for("sendMessage", lambda c: c.params.get("chat_id") == chan, timeout=60)[0]

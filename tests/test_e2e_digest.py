@@ -21,8 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.schedule import VIETNAM
-from bot.subscriptions import SubscriptionStore
+from bantin.bot.schedule import VIETNAM
+from bantin.bot.subscriptions import SubscriptionStore
 from tests.conftest import ROOT
 from tests.e2e import buttons, cli, plain, running_bot
 from tests.fake_botapi import FakeBotAPI
@@ -49,7 +49,7 @@ def ingest_news(data: Path, *titles: str) -> list[str]:
 
 
 def digest(fake: FakeBotAPI, data: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "bot.cli", "digest", *args],
+    return subprocess.run([sys.executable, "-m", "bantin.bot.cli", "digest", *args],
                           env={**os.environ, "BANTIN_DATA_DIR": str(data), "BANTIN_TOKEN": fake.token,
                                "BANTIN_API_URL": fake.url, "BANTIN_DIGEST_RATE": "30"},
                           capture_output=True, text=True, timeout=120, cwd=ROOT)
@@ -146,7 +146,7 @@ def test_crash_mid_broadcast_then_restart_delivers_exactly_once(fake: FakeBotAPI
     # Telegram's flood control stops everyone for a long time: the process is killed -9 while it
     # waits, between two sends, some digests delivered and recorded, the rest not yet.
     fake.fail_next("sendMessage", error_code=429, retry_after=60, chat_id=victim)
-    proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "digest", "--now"], cwd=ROOT,
+    proc = subprocess.Popen([sys.executable, "-m", "bantin.bot.cli", "digest", "--now"], cwd=ROOT,
                             env={**os.environ, "BANTIN_DATA_DIR": str(data), "BANTIN_TOKEN": fake.token,
                                  "BANTIN_API_URL": fake.url}, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:

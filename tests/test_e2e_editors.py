@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from articles.store import ArticleStore
+from bantin.articles.store import ArticleStore
 from tests.conftest import SAMPLES
 from tests.e2e import buttons, plain, prepare_data, running_bot
 from tests.fake_botapi import Call, FakeBotAPI

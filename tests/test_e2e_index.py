@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from articles.store import ArticleStore
+from bantin.articles.store import ArticleStore
 from tests.conftest import SAMPLES
 from tests.damage import KINDS, damage
 from tests.e2e import cli, plain, prepare_data, running_bot

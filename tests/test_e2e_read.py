@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from articles.model import Article
-from articles.rawpage import page_id
-from articles.store import ArticleStore
+from bantin.articles.model import Article
+from bantin.articles.rawpage import page_id
+from bantin.articles.store import ArticleStore
 from tests.conftest import SAMPLES
 from tests.e2e import buttons, plain, prepare_data, running_bot
 from tests.fake_botapi import Call, FakeBotAPI, parse_telegram_html

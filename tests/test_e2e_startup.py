@@ -22,7 +22,7 @@ WRONG = "654321:WRONG-secret-token-value"
 
 
 def bantin(data: Path, *args: str, timeout: float = 120, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "bot.cli", *args], cwd=ROOT, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "bantin.bot.cli", *args], cwd=ROOT, capture_output=True, text=True,
                           timeout=timeout, env={**os.environ, "BANTIN_DATA_DIR": str(data), **env})
 
 
@@ -79,7 +79,7 @@ def test_a_running_bot_at_debug_never_logs_its_token_and_holds_the_data_dir(fake
 def test_two_bots_started_together_one_runs(fake: FakeBotAPI, data: Path) -> None:
     env = {**os.environ, "BANTIN_DATA_DIR": str(data), "BANTIN_TOKEN": fake.token, "BANTIN_API_URL": fake.url,
            "BANTIN_SEARCH_WORKERS": "0"}
-    procs = [subprocess.Popen([sys.executable, "-m", "bot.cli", "run"], cwd=ROOT, env=env, text=True,
+    procs = [subprocess.Popen([sys.executable, "-m", "bantin.bot.cli", "run"], cwd=ROOT, env=env, text=True,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)]
     try:
         deadline = time.monotonic() + 60

@@ -22,16 +22,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from articles.ingest import IngestReport, ingest
-from articles.store import ArticleStore
-from bot import audit as au
-from bot import callbacks as cb
-from bot import editors
-from bot.core import Core, Reply
-from bot.reindex import FULL, SCAN, SCHEDULED, Interrupted, Outcome, Progress, ReindexRunner, Run, reindex_now
-from bot.render import Renderer, fits
-from bot.settings import Settings, SettingsError, load_settings
-from index.maintenance import update_index
+from bantin.articles.ingest import IngestReport, ingest
+from bantin.articles.store import ArticleStore
+from bantin.bot import audit as au
+from bantin.bot import callbacks as cb
+from bantin.bot import editors
+from bantin.bot.core import Core, Reply
+from bantin.bot.reindex import FULL, SCAN, SCHEDULED, Interrupted, Outcome, Progress, ReindexRunner, Run, reindex_now
+from bantin.bot.render import Renderer, fits
+from bantin.bot.settings import Settings, SettingsError, load_settings
+from bantin.index.maintenance import update_index
 from tests.conftest import SAMPLES
 from tests.fake_botapi import parse_telegram_html
 

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from articles.store import ArticleStore
-from bot import audit as au
-from bot.reindex import FETCH, SCAN, ReindexRunner, Silent
-from bot.settings import Settings, SettingsError, load_settings
+from bantin.articles.store import ArticleStore
+from bantin.bot import audit as au
+from bantin.bot.reindex import FETCH, SCAN, ReindexRunner, Silent
+from bantin.bot.settings import Settings, SettingsError, load_settings
 from tests.conftest import ROOT
 from tests.website import Website, article_html, rss
 
@@ -61,23 +61,23 @@ def test_settings_file_list(tmp_path: Path) -> None:
 def test_bantin_fetch_once(site: Website, tmp_path: Path) -> None:
     env = {**os.environ, "BANTIN_DATA_DIR": str(tmp_path / "data"), "BANTIN_FEEDS": site.url + "/rss",
            "BANTIN_FEED_RATE": "0"}
-    result = subprocess.run([sys.executable, "-m", "bot.cli", "fetch", "--once", "--json", "-q"], cwd=ROOT, env=env,
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run([sys.executable, "-m", "bantin.bot.cli", "fetch", "--once", "--json", "-q"], cwd=ROOT,
+                            env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 1, result.stderr  # the 404 page
     summary = json.loads(result.stdout)
     assert summary["added"] == 1 and summary["pages"] == 1 and summary["index"]["added"] == 1
     assert [f["source"] for f in summary["failed"]] == [site.url + "/tin/2.html"]
-    found = subprocess.run([sys.executable, "-m", "bot.cli", "search", "giao ban dan van", "--json"], cwd=ROOT,
+    found = subprocess.run([sys.executable, "-m", "bantin.bot.cli", "search", "giao ban dan van", "--json"], cwd=ROOT,
                            env=env, capture_output=True, text=True, timeout=120)
     assert json.loads(found.stdout)["results"][0]["url"] == site.url + "/tin/1.html"
     # The failed page is tried again next time (the feed is read in full); the stored one is not.
     site.page("/tin/2.html", article_html("Trang đã được sửa", BODY[::-1], published=NOW.isoformat()))
     for expect in ("thêm mới: 1", "1 không đổi (304)"):
-        again = subprocess.run([sys.executable, "-m", "bot.cli", "fetch", "--once"], cwd=ROOT, env=env,
+        again = subprocess.run([sys.executable, "-m", "bantin.bot.cli", "fetch", "--once"], cwd=ROOT, env=env,
                                capture_output=True, text=True, timeout=120)
         assert again.returncode == 0 and expect in again.stdout, again.stdout
     assert len(site.requested("/tin/1.html")) == 1 and len(site.requested("/tin/2.html")) == 2
-    without = subprocess.run([sys.executable, "-m", "bot.cli", "fetch", "--once"], cwd=ROOT,
+    without = subprocess.run([sys.executable, "-m", "bantin.bot.cli", "fetch", "--once"], cwd=ROOT,
                              env={**env, "BANTIN_FEEDS": ""}, capture_output=True, text=True, timeout=120)
     assert without.returncode == 2 and "BANTIN_FEEDS" in without.stderr
 

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from articles.store import ArticleStore
-from articles.web.client import ClientConfig, PoliteClient
-from articles.web.fetch import FetchReport, poll
-from articles.web.state import FetchState
+from bantin.articles.store import ArticleStore
+from bantin.articles.web.client import ClientConfig, PoliteClient
+from bantin.articles.web.fetch import FetchReport, poll
+from bantin.articles.web.state import FetchState
 from tests.website import Website, article_html, rss, sitemap
 from tests.webtext import to_cp1258
 

@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from whoosh import index as whoosh_index
 
-from index.analysis import (
+from bantin.index.analysis import (
     BigramFilter,
     FoldFilter,
     ToneFilter,
@@ -24,7 +24,7 @@ from index.analysis import (
     vietnamese_analyzer,
     word_start_matches,
 )
-from index.schema import SCHEMA, build_schema
+from bantin.index.schema import SCHEMA, build_schema
 
 
 def index_terms(text: str, **options: bool) -> list[str]:
@@ -99,7 +99,7 @@ def test_components_pickle_and_compare_by_value() -> None:
     for component in (VietnameseTokenizer(), ToneFilter(), BigramFilter(), FoldFilter(keep_exact=False)):
         clone = pickle.loads(pickle.dumps(component))
         assert clone == component
-        assert type(clone).__module__ == "index.analysis"
+        assert type(clone).__module__ == "bantin.index.analysis"
     assert pickle.loads(pickle.dumps(vietnamese_analyzer())) == vietnamese_analyzer()
     assert FoldFilter(keep_exact=True) != FoldFilter(keep_exact=False)
 

@@ -8,11 +8,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from articles.model import Article
-from articles.store import ArticleStore
-from index.analysis import fold
-from index.maintenance import rebuild_index, update_index
-from index.searcher import SearchIndex
+from bantin.articles.model import Article
+from bantin.articles.store import ArticleStore
+from bantin.index.analysis import fold
+from bantin.index.maintenance import rebuild_index, update_index
+from bantin.index.searcher import SearchIndex
 from tests.conftest import corpus_articles
 
 pytestmark = pytest.mark.corpus

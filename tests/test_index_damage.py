@@ -11,11 +11,11 @@ import pytest
 from whoosh import index as whoosh_index
 from whoosh.filedb.filestore import FileStorage
 
-from articles.store import ArticleStore
-from index import layout
-from index import searcher as searcher_module
-from index.maintenance import index_pending, rebuild_index, update_index
-from index.searcher import IndexDamaged, IndexMissing, SearchIndex
+from bantin.articles.store import ArticleStore
+from bantin.index import layout
+from bantin.index import searcher as searcher_module
+from bantin.index.maintenance import index_pending, rebuild_index, update_index
+from bantin.index.searcher import IndexDamaged, IndexMissing, SearchIndex
 from tests.damage import KINDS, damage
 from tests.test_index_helpers import article, ids
 from tests.test_index_maintenance import synthetic

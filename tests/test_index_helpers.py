@@ -6,10 +6,10 @@ from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
 
-from articles.model import Article
-from articles.store import ArticleStore
-from index.maintenance import rebuild_index
-from index.searcher import SearchIndex
+from bantin.articles.model import Article
+from bantin.articles.store import ArticleStore
+from bantin.index.maintenance import rebuild_index
+from bantin.index.searcher import SearchIndex
 
 
 def article(

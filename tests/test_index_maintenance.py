@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from articles.model import Article
-from articles.store import ArticleStore
-from index import layout
-from index.maintenance import IndexBusy, IndexUpdate, rebuild_index, update_index
-from index.schema import SCHEMA_VERSION
-from index.searcher import SearchIndex
+from bantin.articles.model import Article
+from bantin.articles.store import ArticleStore
+from bantin.index import layout
+from bantin.index.maintenance import IndexBusy, IndexUpdate, rebuild_index, update_index
+from bantin.index.schema import SCHEMA_VERSION
+from bantin.index.searcher import SearchIndex
 from tests.test_index_helpers import article, ids
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -123,8 +123,8 @@ def test_a_half_built_generation_is_ignored_then_cleaned_up(store: ArticleStore,
 def _rebuild_in_subprocess(store_path: Path, root: Path, workers: int) -> subprocess.Popen[bytes]:
     code = (
         "import sys; from pathlib import Path\n"
-        "from articles.store import ArticleStore\n"
-        "from index.maintenance import rebuild_index\n"
+        "from bantin.articles.store import ArticleStore\n"
+        "from bantin.index.maintenance import rebuild_index\n"
         "if __name__ == '__main__':\n"
         f"    rebuild_index(ArticleStore(Path({str(store_path)!r})), Path({str(root)!r}), workers={workers})\n"
     )

@@ -9,15 +9,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from articles.store import ArticleStore
-from index import phrases
-from index.analysis import vietnamese_analyzer
-from index.budget import Budget
-from index.engine import Engine, NoPositions
-from index.maintenance import rebuild_index
-from index.query import match_query, parse_query
-from index.schema import decode_positions, encode_positions
-from index.searcher import SearchIndex
+from bantin.articles.store import ArticleStore
+from bantin.index import phrases
+from bantin.index.analysis import vietnamese_analyzer
+from bantin.index.budget import Budget
+from bantin.index.engine import Engine, NoPositions
+from bantin.index.maintenance import rebuild_index
+from bantin.index.query import match_query, parse_query
+from bantin.index.schema import decode_positions, encode_positions
+from bantin.index.searcher import SearchIndex
 from tests.conftest import corpus_articles
 from tests.test_index_helpers import article, build
 

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from index.budget import deadline_after
-from index.pool import PooledIndex, default_workers
-from index.searcher import IndexMissing, SearchIndex
+from bantin.index.budget import deadline_after
+from bantin.index.pool import PooledIndex, default_workers
+from bantin.index.searcher import IndexMissing, SearchIndex
 from tests.test_index_helpers import article, build
 from tests.test_index_search import ARTICLES, WEATHER
 
@@ -63,7 +63,7 @@ def test_missing_index_is_reported_before_any_worker_starts(tmp_path: Path) -> N
 
 
 def test_workers_see_a_new_commit(tmp_path: Path) -> None:
-    from index.maintenance import update_index
+    from bantin.index.maintenance import update_index
 
     store, root = build(tmp_path, [article("a1", "Bản tin thử", "Mở đầu.", "Thân bài.")])
     with PooledIndex.open(root, 1) as index:
@@ -84,7 +84,7 @@ def test_workers_end_when_the_bot_is_killed(root: Path) -> None:
     script = (
         "import sys\n"
         "from pathlib import Path\n"
-        "from index.pool import PooledIndex\n"
+        "from bantin.index.pool import PooledIndex\n"
         "index = PooledIndex.open(Path(sys.argv[1]), 2)\n"
         "index.search('bàn')\n"
         "print(*index._pool._processes, flush=True)\n"

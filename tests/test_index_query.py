@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from whoosh import query as wq
 
-from index.query import (
+from bantin.index.query import (
     MAX_CHARS,
     MAX_WORDS,
     ParsedQuery,

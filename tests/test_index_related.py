@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from index.searcher import SearchIndex
+from bantin.index.searcher import SearchIndex
 from tests.test_index_helpers import article, build
 
 STORM_BODY = (

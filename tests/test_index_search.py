@@ -14,8 +14,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from index import budget
-from index.searcher import IndexMissing, SearchIndex
+from bantin.index import budget
+from bantin.index.searcher import IndexMissing, SearchIndex
 from tests.test_index_helpers import article, build, ids
 
 FILLER = "Bà con trong vùng cho biết năm nay thời tiết thuận lợi, mùa màng bội thu."

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from articles.ingest import ingest
-from articles.store import ArticleStore
+from bantin.articles.ingest import ingest
+from bantin.articles.store import ArticleStore
 from tests.conftest import SAMPLES
 
 GOOD = "Tiêu đề bài {n}\n08/09/2019 - Lượt xem: {n}\nĐoạn sapo số {n}.\n\nĐoạn thân bài {n}.\n\nĐ.T\n"
@@ -125,7 +125,7 @@ def test_killed_ingest_leaves_a_consistent_store(tmp_path: Path) -> None:
     write_pages(tmp_path / "src", 20000)
     data = tmp_path / "data"
     env = {**os.environ, "BANTIN_DATA_DIR": str(data)}
-    proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "ingest", str(tmp_path / "src")], env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "bantin.bot.cli", "ingest", str(tmp_path / "src")], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     db = data / "articles.sqlite"
     deadline = time.monotonic() + 60
@@ -153,7 +153,7 @@ def test_killed_ingest_leaves_a_consistent_store(tmp_path: Path) -> None:
 @pytest.mark.corpus
 def test_shared_corpus_ingests_with_a_summary(tmp_path: Path, corpus_path: Path) -> None:
     env = {**os.environ, "BANTIN_DATA_DIR": str(tmp_path / "data")}
-    out = subprocess.run([sys.executable, "-m", "bot.cli", "ingest", str(corpus_path), "--json", "--no-index"],
+    out = subprocess.run([sys.executable, "-m", "bantin.bot.cli", "ingest", str(corpus_path), "--json", "--no-index"],
                          env=env,
                          capture_output=True, text=True, timeout=300)
     summary = json.loads(out.stdout)

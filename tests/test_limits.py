@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from articles.model import Article
-from articles.store import ArticleStore
-from bot.core import Core, Reply
-from bot.render import MAX_PER_PAGE, Renderer
-from bot.settings import SettingsError, load_settings
-from index.maintenance import update_index
+from bantin.articles.model import Article
+from bantin.articles.store import ArticleStore
+from bantin.bot.core import Core, Reply
+from bantin.bot.render import MAX_PER_PAGE, Renderer
+from bantin.bot.settings import SettingsError, load_settings
+from bantin.index.maintenance import update_index
 from tests.fake_botapi import parse_telegram_html
 
 LIMIT = 4096

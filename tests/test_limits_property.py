@@ -17,14 +17,14 @@ from typing import Any, cast
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from articles.model import Article
-from bot import digest as dg
-from bot.channels import Channels
-from bot.core import Core, Reply
-from bot.editors import Desk
-from bot.render import MAX_PER_PAGE, Renderer
-from bot.subscriptions import Part, Subscriber
-from index.searcher import Hit, SearchPage
+from bantin.articles.model import Article
+from bantin.bot import digest as dg
+from bantin.bot.channels import Channels
+from bantin.bot.core import Core, Reply
+from bantin.bot.editors import Desk
+from bantin.bot.render import MAX_PER_PAGE, Renderer
+from bantin.bot.subscriptions import Part, Subscriber
+from bantin.index.searcher import Hit, SearchPage
 from tests.fake_botapi import FakeBotAPI, _ApiError
 
 RENDERER = Renderer()

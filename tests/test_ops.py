@@ -13,16 +13,16 @@ from pathlib import Path
 
 import pytest
 
-from articles.ingest import ingest
-from articles.model import Article
-from articles.store import ArticleStore
-from bot.backup import backup_store
-from bot.cli import main
-from bot.doctor import check_templates, diagnose
-from bot.messages import Messages
-from bot.progress import Reporter
-from bot.render import TEMPLATES
-from bot.settings import load_settings
+from bantin.articles.ingest import ingest
+from bantin.articles.model import Article
+from bantin.articles.store import ArticleStore
+from bantin.bot.backup import backup_store
+from bantin.bot.cli import main
+from bantin.bot.doctor import check_templates, diagnose
+from bantin.bot.messages import Messages
+from bantin.bot.progress import Reporter
+from bantin.bot.render import TEMPLATES
+from bantin.bot.settings import load_settings
 from tests.conftest import SAMPLES
 from tests.fake_botapi import FakeBotAPI
 

@@ -13,14 +13,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from articles.bylines import Byline, parse_byline
-from articles.markers import is_chrome, is_header_chrome
-from articles.model import Article, published_iso
-from articles.rawpage import PageError, parse_page
-from articles.store import ArticleStore
-from articles.text import clean_line
-from bot.cli import main
-from index.analysis import fold, normalize_word
+from bantin.articles.bylines import Byline, parse_byline
+from bantin.articles.markers import is_chrome, is_header_chrome
+from bantin.articles.model import Article, published_iso
+from bantin.articles.rawpage import PageError, parse_page
+from bantin.articles.store import ArticleStore
+from bantin.articles.text import clean_line
+from bantin.bot.cli import main
+from bantin.index.analysis import fold, normalize_word
 from tests.page_accuracy import FIELDS, PAGES, check, expectations
 from tests.test_dates import DAY_FORMATS
 
@@ -212,7 +212,7 @@ def test_a_short_title_in_capitals_is_still_a_title() -> None:
 @settings(max_examples=300, deadline=None)
 def test_binary_check_counts_the_same_characters_as_before(text: str) -> None:
     """The regex count (faster) against the character loop it replaced."""
-    from articles.rawpage import _looks_binary
+    from bantin.articles.rawpage import _looks_binary
 
     sample = text[:4096]
     odd = sum(1 for ch in sample if (ord(ch) < 32 and ch not in "\t\n\r") or 0xFFF0 <= ord(ch) <= 0xFFFF)

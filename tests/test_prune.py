@@ -15,12 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from articles.ingest import ingest
-from articles.store import ArticleStore
-from bot import audit as au
-from bot.cli import main
-from bot.reindex import SCAN, SCHEDULED, Progress, ReindexRunner, Silent, reindex_now
-from bot.settings import Settings
+from bantin.articles.ingest import ingest
+from bantin.articles.store import ArticleStore
+from bantin.bot import audit as au
+from bantin.bot.cli import main
+from bantin.bot.reindex import SCAN, SCHEDULED, Progress, ReindexRunner, Silent, reindex_now
+from bantin.bot.settings import Settings
 from tests.conftest import ROOT
 from tests.test_ingest import write_pages
 
@@ -183,7 +183,7 @@ def test_bantin_start_twice_keeps_an_export(tmp_path: Path) -> None:
     env = {**os.environ, "BANTIN_DATA_DIR": str(tmp_path / "data"), "BANTIN_SOURCES": str(tmp_path / "src")}
     env.pop("BANTIN_TOKEN", None)
     for summary in ("thêm mới: 30", "không đổi: 30"):
-        result = subprocess.run([sys.executable, "-m", "bot.cli", "start"], cwd=ROOT, env=env, input="",
+        result = subprocess.run([sys.executable, "-m", "bantin.bot.cli", "start"], cwd=ROOT, env=env, input="",
                                 capture_output=True, text=True, timeout=300)
         assert result.returncode == 0, result.stderr
         assert summary in result.stderr and "đã xoá" not in result.stderr

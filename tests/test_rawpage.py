@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from articles.model import VIETNAM_TZ
-from articles.rawpage import MAX_PAGE_BYTES, PageError, page_id, parse_page
+from bantin.articles.model import VIETNAM_TZ
+from bantin.articles.rawpage import MAX_PAGE_BYTES, PageError, page_id, parse_page
 from tests.conftest import FIXTURES, REAL_SAMPLE, SAMPLES, need_shared
 
 CHROME = """

@@ -12,15 +12,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from articles.ingest import ingest
-from articles.store import ArticleStore
-from bot import callbacks as cb
-from bot.console import Console
-from bot.core import Core, Reply, read_deep_link
-from bot.reading import MAX_CAPTION, document_filename, split_message_text
-from bot.render import Renderer, utf16_len
-from bot.settings import SettingsError, load_settings
-from index.maintenance import update_index
+from bantin.articles.ingest import ingest
+from bantin.articles.store import ArticleStore
+from bantin.bot import callbacks as cb
+from bantin.bot.console import Console
+from bantin.bot.core import Core, Reply, read_deep_link
+from bantin.bot.reading import MAX_CAPTION, document_filename, split_message_text
+from bantin.bot.render import Renderer, utf16_len
+from bantin.bot.settings import SettingsError, load_settings
+from bantin.index.maintenance import update_index
 from tests.conftest import SAMPLES
 from tests.fake_botapi import parse_telegram_html
 from tests.long_article import long_paragraphs, write_export

@@ -9,8 +9,8 @@ from urllib.parse import quote
 
 import pytest
 
-from bot import redact
-from bot.settings import Settings
+from bantin.bot import redact
+from bantin.bot.settings import Settings
 
 TOKEN = "7654321:AAH-secretPartOfTheToken_x9"
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.render import LANGUAGES, TEMPLATES, Renderer, fits, language_of, telegram_view
+from bantin.bot.render import LANGUAGES, TEMPLATES, Renderer, fits, language_of, telegram_view
 from tests.fake_botapi import _trim, parse_telegram_html
 
 

@@ -19,20 +19,20 @@ from pathlib import Path
 
 import pytest
 
-from articles.store import ArticleStore
+from bantin.articles.store import ArticleStore
 from tests.conftest import ROOT, SAMPLES
 
 LIMITED = (
     "import resource, runpy, signal, sys;"
     "signal.signal(signal.SIGXFSZ, signal.SIG_IGN);"  # else the kernel kills the writer
     "limit = int(sys.argv.pop(1)); resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit));"
-    "runpy.run_module('bot.cli', run_name='__main__')"
+    "runpy.run_module('bantin.bot.cli', run_name='__main__')"
 )
 
 
 def bantin(data: Path, *args: str, stdin: str = "", fsize: int | None = None,
            **env: str) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", "bot.cli"] if fsize is None else [sys.executable, "-c", LIMITED, str(fsize)]
+    command = [sys.executable, "-m", "bantin.bot.cli"] if fsize is None else [sys.executable, "-c", LIMITED, str(fsize)]
     return subprocess.run([*command, *args], cwd=ROOT, input=stdin, capture_output=True, text=True, timeout=300,
                           env={**os.environ, "BANTIN_DATA_DIR": str(data), "BANTIN_LOG_LEVEL": "INFO", **env})
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from articles.model import VIETNAM_TZ, Article
-from articles.store import ArticleStore
+from bantin.articles.model import VIETNAM_TZ, Article
+from bantin.articles.store import ArticleStore
 
 
 def art(i: int, **kw: object) -> Article:

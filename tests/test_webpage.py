@@ -10,9 +10,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from articles.model import published_iso
-from articles.rawpage import PageError
-from articles.webpage import decode_html, normalize_url, page_url_id, parse_webpage
+from bantin.articles.model import published_iso
+from bantin.articles.rawpage import PageError
+from bantin.articles.webpage import decode_html, normalize_url, page_url_id, parse_webpage
 from tests.conftest import FIXTURES
 from tests.webtext import to_cp1258
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from urllib.parse import urljoin
 
-from articles.model import VIETNAM_TZ, parse_published
+from bantin.articles.model import VIETNAM_TZ, parse_published
 
 
 class FeedError(ValueError):

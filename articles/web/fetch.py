@@ -15,14 +15,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from articles.ingest import IngestReport
-from articles.model import Article
-from articles.rawpage import PageError
-from articles.store import ArticleStore
-from articles.web.client import FetchError, PoliteClient
-from articles.web.feeds import Entry, FeedError, Listing, parse_listing
-from articles.web.state import FetchState
-from articles.webpage import looks_like_html, normalize_url, parse_webpage
+from bantin.articles.ingest import IngestReport
+from bantin.articles.model import Article
+from bantin.articles.rawpage import PageError
+from bantin.articles.store import ArticleStore
+from bantin.articles.web.client import FetchError, PoliteClient
+from bantin.articles.web.feeds import Entry, FeedError, Listing, parse_listing
+from bantin.articles.web.state import FetchState
+from bantin.articles.webpage import looks_like_html, normalize_url, parse_webpage
 
 #: Pages fetched per poll at most: at one request a second a first poll of a big sitemap would
 #: otherwise run for hours; the rest waits for the next poll.

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from articles.sqlite import ThreadLocalConnections
+from bantin.articles.sqlite import ThreadLocalConnections
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS validators (url TEXT PRIMARY KEY, etag TEXT, last_modified TEXT, checked_at TEXT NOT NULL);
