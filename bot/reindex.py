@@ -286,6 +286,7 @@ class ReindexRunner:
         self.work = work
         self.interval = interval
         self.current: Run | None = None
+        self._ending: Run | None = None
 
     def start(self, kind: str, reporter: Reporter, *, user_id: int | None = None, user_name: str = "",
               lang: str = "vi") -> tuple[Run, bool]:
@@ -317,9 +318,12 @@ class ReindexRunner:
                                             run.outcome.to_json())
                 except sqlite3.Error:
                     log.exception("could not write the audit log")
+            # Over before it is said to be: a /stats or /reindex sent on seeing the summary must
+            # not find the run still going. `shutdown` still waits for the summary via `_ending`.
+            self._ending, self.current = run, None
             await self._show(reporter, run, final=True)
         finally:
-            self.current = None
+            self.current = self._ending = None
 
     @staticmethod
     async def _show(reporter: Reporter, run: Run, *, final: bool) -> None:
@@ -347,7 +351,7 @@ class ReindexRunner:
 
     async def shutdown(self, timeout: float = 20.0) -> None:
         """Ask a running worker to stop at the next file and wait for the summary to be shown."""
-        run = self.current
+        run = self.current or self._ending
         if run is None or run.task is None:
             return
         log.info("stopping: asking the running %s to stop at the next file", run.kind)

@@ -278,6 +278,28 @@ async def test_a_failing_run_is_reported_and_frees_the_runner(settings: Settings
     assert entry is not None and entry.result == au.FAILED and "disk on fire" in entry.detail["error"]
 
 
+async def test_the_summary_shows_a_run_that_has_ended(settings: Settings, desk: editors.Desk) -> None:
+    """Bug (a flaky e2e test): the summary was shown while the runner still held the run, so a
+    /stats or /reindex right after it could still see "running now"."""
+
+    def quick(settings: Settings, kind: str, progress: Progress) -> Outcome:
+        return Outcome(kind)
+
+    runner = ReindexRunner(settings, desk.audit, work=quick, interval=0.01)
+    seen: list[object] = []
+
+    class Watching(Recorder):
+        async def show(self, run: Run, *, final: bool) -> None:
+            if final:
+                seen.append(runner.current)
+            await super().show(run, final=final)
+
+    run, _ = runner.start(SCAN, Watching(), user_id=7, user_name="Hoa")
+    assert run.task is not None
+    await run.task
+    assert seen == [None]
+
+
 async def test_shutdown_stops_a_real_scan_and_marks_it_interrupted(settings: Settings, desk: editors.Desk) -> None:
     gate = threading.Event()
     stopping = threading.Event()
