@@ -334,8 +334,8 @@ class ReindexRunner:
 
     async def _watch(self, run: Run, reporter: Reporter) -> Outcome:
         """Wait for the worker, showing progress every `interval` seconds when it changed."""
+        shown = run.step  # before the worker starts: its first step may come at once and then last
         worker = in_daemon_thread(self.work, self.settings, run.kind, run.progress)
-        shown = run.step
         while not worker.done():
             await asyncio.wait({worker}, timeout=self.interval)
             if not worker.done() and run.step != shown:

@@ -278,6 +278,30 @@ async def test_a_failing_run_is_reported_and_frees_the_runner(settings: Settings
     assert entry is not None and entry.result == au.FAILED and "disk on fire" in entry.detail["error"]
 
 
+async def test_progress_made_before_the_first_look_is_still_shown(settings: Settings, desk: editors.Desk) -> None:
+    """Bug (a flaky e2e test): the runner noted "what was shown" after starting the worker, so a
+    scan that reached its next step at once and then sat there (a slow file) never had its
+    progress shown: the status said "starting…" until the end."""
+    release = threading.Event()
+
+    def stuck_at_once(settings: Settings, kind: str, progress: Progress) -> Outcome:
+        progress.report("scan", 11, 15)
+        release.wait(10)
+        return Outcome(kind)
+
+    runner = ReindexRunner(settings, desk.audit, work=stuck_at_once, interval=0.01)
+    status = Recorder()
+    run, _ = runner.start(SCAN, status, user_id=7, user_name="Hoa")
+    assert run.task is not None
+    for _ in range(200):
+        if any("11" in text and not final for text, final in status.shown):
+            break
+        await asyncio.sleep(0.01)
+    release.set()
+    await run.task
+    assert any("11" in text and not final for text, final in status.shown), status.shown
+
+
 async def test_the_summary_shows_a_run_that_has_ended(settings: Settings, desk: editors.Desk) -> None:
     """Bug (a flaky e2e test): the summary was shown while the runner still held the run, so a
     /stats or /reindex right after it could still see "running now"."""
