@@ -26,13 +26,15 @@ from articles.model import parse_published, published_iso
 from index.engine import Engine
 from index.layout import current_generation, dir_size, pointer_stamp
 from index.query import MAX_CHARS, parse_query
-from index.ranking import RELAX_BELOW, Ranking
-from index.related import related_docnums
+from index.ranking import Ranking
+from index.related import Fingerprint, related_docnums
 from index.schema import SCHEMA
 from index.snippets import make_snippet
-from index.suggest import Suggester
+from index.suggest import RARE, Suggester
 
 MAX_PER_PAGE = 50
+#: Below this many matches, a query is always checked for typos; above, only when a word is rare.
+SUGGEST_BELOW = 3
 SORTS = ("relevance", "newest")
 _OPEN_RETRIES = 5
 
@@ -55,6 +57,9 @@ class Hit:
     url: str | None
     snippet: str
     score: float
+    #: Near-duplicates of this article (the same story again) left out of this page; they come
+    #: first on the next one.
+    similar: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -80,9 +85,11 @@ class SearchPage:
     suggestion: str | None = None
     relaxed: bool = False
     truncated: bool = False
+    #: A month or year filter ("2023", "2023-09") that no article matched, so it was lifted.
+    date_dropped: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        """The `bantin search --json` contract, plus pages/per_page/relaxed."""
+        """The `bantin search --json` contract, plus pages/per_page/relaxed/date_dropped."""
         return {
             "query": self.query,
             "total": self.total,
@@ -92,6 +99,7 @@ class SearchPage:
             "pages": self.pages,
             "per_page": self.per_page,
             "relaxed": self.relaxed,
+            "date_dropped": self.date_dropped,
         }
 
 
@@ -196,18 +204,47 @@ class SearchIndex:
         with self._lock:
             self._refresh()
             searcher = self._searcher
-            limit = min(page * per_page, searcher.doc_count() + per_page)
+            # one page more than shown: room to fill the page when copies are collapsed
+            limit = min((page + 1) * per_page, searcher.doc_count() + per_page)
             ranked = Ranking(self._engine, searcher, parsed, newest=sort == "newest", limit=limit)
-            start = (page - 1) * per_page
-            chosen = ranked.docs[start : start + per_page]
-            hits = [self._hit(docnum, score, ranked.highlight) for docnum, score in chosen]
+            chosen = self._collapsed(ranked.docs, page, per_page)
+            exact = ranked.exact
+            hits = [self._hit(d, score, ranked.highlight, exact, similar) for d, score, similar in chosen]
             suggestion = None
-            if ranked.strict_total < RELAX_BELOW:
+            if ranked.strict_total < SUGGEST_BELOW or self._has_rare_word(ranked):
                 suggestion = self._suggester.suggest(self._engine, ranked.parsed, ranked.strict_total)
         pages = -(-ranked.total // per_page)
         return SearchPage(
-            shown, ranked.total, page, pages, per_page, hits, suggestion, ranked.relaxed, parsed.truncated
+            shown, ranked.total, page, pages, per_page, hits, suggestion, ranked.relaxed, parsed.truncated,
+            ranked.date_dropped,
         )
+
+    def _has_rare_word(self, ranked: Ranking) -> bool:
+        frequency = self._engine.reader.doc_frequency
+        return any(frequency("text", w.folded) <= RARE for w in ranked.parsed.words if not w.folded.isdigit())
+
+    def _collapsed(self, docs: list[tuple[int, float]], page: int, per_page: int) -> list[tuple[int, float, int]]:
+        """Page `page` of `docs` with each story once: a near-duplicate of an article on the same
+        page is counted on it and moved to the top of the next page (so it stays reachable)."""
+        queue = list(docs)
+        shown: list[tuple[int, float, int]] = []
+        for _ in range(page):
+            shown = []
+            kept: list[Fingerprint] = []
+            deferred: list[tuple[int, float]] = []
+            while queue and len(shown) < per_page:
+                docnum, score = queue.pop(0)
+                fingerprint = Fingerprint.of(self._engine.stored(docnum).fields)
+                twin = next((i for i, other in enumerate(kept) if fingerprint.near(other)), None)
+                if twin is None:
+                    kept.append(fingerprint)
+                    shown.append((docnum, score, 0))
+                else:
+                    deferred.append((docnum, score))
+                    d, sc, similar = shown[twin]
+                    shown[twin] = (d, sc, similar + 1)
+            queue = deferred + queue
+        return shown
 
     def related(self, article_id: str, *, limit: int = 5) -> list[Hit]:
         """Articles about the same thing, best first; never the article itself or its copies."""
@@ -220,7 +257,9 @@ class SearchIndex:
             found = related_docnums(self._engine, searcher, article_id, limit=limit)
             return [self._hit(docnum, score, ()) for docnum, score in found]
 
-    def _hit(self, docnum: int, score: float, words: Iterable[str]) -> Hit:
+    def _hit(
+        self, docnum: int, score: float, words: Iterable[str], exact: dict[str, str] | None = None, similar: int = 0
+    ) -> Hit:
         stored, body, _ = self._engine.stored(docnum)
         published = stored.get("published")
         return Hit(
@@ -228,8 +267,9 @@ class SearchIndex:
             title=stored.get("title") or "",
             published=parse_published(published) if isinstance(published, str) else None,
             url=stored.get("url"),
-            snippet=make_snippet(words, stored.get("lead") or "", body),
+            snippet=make_snippet(words, stored.get("lead") or "", body, exact=exact),
             score=float(score),
+            similar=similar,
         )
 
 

@@ -30,6 +30,8 @@ _TONES = ("\u0300", "\u0301", "\u0309", "\u0303", "\u0323")
 VOCAB_TTL = 600.0
 #: A known word this rare may still be a typo.
 RARE = 3
+#: A suggestion is offered when it finds more than this many times the articles the query did.
+CLEARLY_MORE = 2
 #: Longer "words" are not corrected: no Vietnamese syllable (or two run together) is this long,
 #: and the candidates grow with the length (two edits of 200 letters took 55 s).
 MAX_CORRECTABLE = 16
@@ -53,7 +55,8 @@ class Suggester:
 
         A word looks mistyped when the index has never seen it, or has seen it in no more than
         `RARE` articles (typos make it into articles too). The caller asks only when the query
-        found (almost) nothing.
+        found little, or when a word of it is rare; the suggestion must find clearly more
+        (`CLEARLY_MORE` times as many articles, and at least one).
         """
         if not parsed.words:
             return None
@@ -75,7 +78,7 @@ class Suggester:
             return None
         suggestion = " ".join(out)
         found = len(engine.docs(match_query(parse_query(suggestion))))
-        return suggestion if found > total else None
+        return suggestion if found > CLEARLY_MORE * total else None
 
     # -- candidates ------------------------------------------------------------------------------
 
