@@ -39,7 +39,7 @@ TEXT = 1.0
 EXACT = 0.8  # extra, as a share of the field's weight, when the accents typed match exactly
 BIGRAM = 0.5  # adjacent words, as a share of the field's weight
 PHRASE_BIGRAM = 2.0  # the same for words the user quoted
-BODY_BIGRAM = 1.0  # adjacent words in the `pairs` field (the article's first paragraphs)
+BODY_BIGRAM = 2.0  # adjacent words in the `pairs` field (the article's first paragraphs)
 ALTERNATIVE = 1.0  # another spelling (abbreviation ↔ expansion), per query word it stands for
 TIEBREAK = 0.5  # what the other fields of a group add, as a share of their score
 
@@ -118,11 +118,12 @@ class ParsedQuery:
             return None
         return f"{self.year:04d}" if self.month is None else f"{self.year:04d}-{self.month:02d}"
 
-    def without_date(self) -> ParsedQuery:
-        """The same query with the date read as words, for when the date filter finds nothing."""
+    def without_date(self, *, as_words: bool = True) -> ParsedQuery:
+        """The same query without its date filter, the date read as words (or dropped), for when
+        the date filter finds nothing."""
         if self.year is None:
             return self
-        words = (self.words + self.date_words)[:MAX_WORDS]
+        words = (self.words + self.date_words)[:MAX_WORDS] if as_words else self.words
         return ParsedQuery(words, self.phrases, self.excluded, truncated=self.truncated)
 
     def text(self) -> str:
@@ -156,13 +157,21 @@ def parse_query(text: object) -> ParsedQuery:
     phrases: list[tuple[Word, ...]] = []
     excluded: list[tuple[Word, ...]] = []
     tail: str | None = None  # what ended the previous plain chunk (None: no plain chunk before)
+    naming = False  # the last chunk was an exclusion that a capitalised name may continue
     for match in _CHUNK.finditer(text):
         if match.group("word") is not None:
             chunk = match.group("word")
+            if naming and chunk[0].isupper() and excluded:
+                # "-miền Trung", "-tỉnh Gia Lai": a common noun and the name it heads, excluded whole
+                excluded[-1] += _words(chunk)
+                naming = chunk[-1].isalnum()
+                continue
+            naming = False
             if chunk[0] in _DASHES and len(chunk) > 1:
                 negated = _words(chunk[1:])
                 if negated:
                     excluded.append(negated)
+                    naming = chunk[1].isalpha() and chunk[-1].isalnum()
                 tail = None
                 continue
             edges = _EDGES.fullmatch(chunk)
@@ -170,7 +179,7 @@ def parse_query(text: object) -> ParsedQuery:
             words.extend(_words(chunk, joined=tail is not None and not breaks_phrase(tail + lead)))
             tail = end
         else:
-            tail = None
+            tail, naming = None, False
             phrase = _words(match.group("phrase"))
             if not phrase:
                 continue

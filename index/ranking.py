@@ -2,8 +2,8 @@
 
 1. Strict: every word must match (`index.query.match_query`; an abbreviation or its expansion
    counts as the words it stands for). If a date filter finds nothing, the date is read as words
-   instead (the shared archive has no dates; a year can also be a word), and `date_dropped` says
-   so to the user.
+   instead (the shared archive has no dates; a year can also be a word), then dropped, and
+   `date_dropped` says so to the user.
 2. No strict match at all: relax to "all words but one", then (for longer queries) "at least half
    the words". Only then, so "no article contains every word" is true whenever it is shown.
 3. Score with `index.scoring` (BM25 per word and word pair, best field wins, times coverage).
@@ -59,8 +59,12 @@ class Ranking:
         self.total, self.docs = self._run(parsed)
         if self.total == 0 and parsed.period is not None and (parsed.words or parsed.date_words):
             self.date_dropped = parsed.period
-            self.parsed = parsed = parsed.without_date()
+            dated = parsed
+            self.parsed = parsed = dated.without_date()
             self.total, self.docs = self._run(parsed)
+            if self.total == 0 and dated.words:
+                self.parsed = parsed = dated.without_date(as_words=False)
+                self.total, self.docs = self._run(parsed)
         self.strict_total = self.total
         words = len({w.folded for w in parsed.words})
         if self.total == 0 and words > 1:
@@ -158,7 +162,9 @@ class Ranking:
         exact = {w.exact for w in words} if any(w.accented for w in words) else set()
         if not exact and not pair_patterns:
             return best
-        accent_patterns = [_accent_pattern(word) for word in sorted(exact)]
+        # words an abbreviation may stand for ("HĐND") are not required to be spelled out
+        spelled = sorted(exact - {w.exact for alt in parsed.alternatives for w in words[alt.start : alt.end]})
+        accent_patterns = [_accent_pattern(word) for word in spelled]
         depth = min(len(best), RERANK_DEPTH)
         rescored: Ranked = []
         for docnum, score in best[:depth]:
@@ -171,7 +177,7 @@ class Ranking:
                 if lower is None:
                     lower = memo["lower"] = unicodedata.normalize("NFC", body[:BODY_CHARS]).lower()
                 missing = sum(
-                    1 for word, p in zip(sorted(exact), accent_patterns, strict=True)
+                    1 for word, p in zip(spelled, accent_patterns, strict=True)
                     if word not in head and not next(word_start_matches(p, lower), None)
                 )
                 factor *= 1.0 - MISACCENT * missing / len(exact)

@@ -5,8 +5,7 @@ re-analyses the whole stored text for every hit: here one regex over the folded 
 query words (with or without their accents), which is fast even for long bodies.
 
 Accents typed are evidence: given `exact` (folded word → the spelling typed), a word is marked
-only where it is spelled that way ("đảng" does not light up "Đăng"), unless the text never spells
-it so, in which case its other spellings are the best there is.
+only where it is spelled that way ("đảng" does not light up "Đăng"; see `_as_typed`).
 """
 
 from __future__ import annotations
@@ -58,13 +57,19 @@ def make_snippet(
 
 
 def _as_typed(matches: list[tuple[int, int, str]], text: str, exact: Mapping[str, str]) -> list[tuple[int, int, str]]:
-    """Keep, per word, only the matches spelled as typed, when there are any."""
+    """Keep only the matches spelled as typed. A word typed with accents is marked nowhere else;
+    one typed without them (beside accented ones) falls back to its other spellings when the
+    text never has it as typed."""
     spelled = [
         word not in exact or normalize_word(unicodedata.normalize("NFC", text[start:end])) == exact[word]
         for start, end, word in matches
     ]
     found = {m[2] for m, ok in zip(matches, spelled, strict=True) if ok}
-    return [m for m, ok in zip(matches, spelled, strict=True) if ok or m[2] not in found]
+    return [
+        m
+        for m, ok in zip(matches, spelled, strict=True)
+        if ok or (m[2] not in found and exact.get(m[2]) == m[2])
+    ]
 
 
 def _best_window_start(matches: list[tuple[int, int, str]], width: int) -> int:

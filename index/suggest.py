@@ -3,8 +3,8 @@
 Only words the index has never seen are corrected. A candidate is, in order of preference:
 the word typed with Telex keys left in ("ddangr" → "dang"), two known syllables typed without
 the space between them ("dangvien" → "dang vien"), or the most frequent known word one (then two)
-edits away. A suggestion is offered only if it finds more articles than the query did. Words typed
-with accents are shown with the accents their correction most often has in titles.
+edits away. A suggestion is offered only if it finds clearly more articles than the query did.
+Corrected words are shown with the accents they most often have in titles.
 """
 
 from __future__ import annotations
@@ -64,10 +64,11 @@ class Suggester:
         self._load(reader)
         changed = False
         out: list[str] = []
-        for word in parsed.words:
+        words = parsed.words
+        for i, word in enumerate(words):
             df = reader.doc_frequency("text", word.folded)
             correction = None
-            if df == 0 or (df <= RARE and not word.folded.isdigit()):
+            if df == 0 or (df <= RARE and not word.folded.isdigit() and not _in_known_pair(reader, words, i)):
                 correction = self._correct(reader, word.folded, df)
             if correction is None:
                 out.append(word.exact)
@@ -105,8 +106,7 @@ class Suggester:
         return edit if edit is not None and common(edit) > df * 10 else None
 
     def _display(self, reader: IndexReader, correction: str, typed: Word) -> str:
-        if not typed.accented:
-            return correction
+        """A corrected word is shown as titles most often spell it ("nhng" → "nhũng")."""
         return " ".join(_most_common_spelling(reader, part) for part in correction.split())
 
     # -- vocabulary ------------------------------------------------------------------------------
@@ -118,6 +118,13 @@ class Suggester:
                 return
             self._vocab = frozenset(_decode(t) for t in reader.lexicon("text"))
             self._key, self._loaded = key, time.monotonic()
+
+
+def _in_known_pair(reader: IndexReader, words: tuple[Word, ...], i: int) -> bool:
+    """Whether a rare word is written next to its query neighbour in some article ("cầu treo"):
+    then it is a real, if rare, word and not a typo."""
+    pairs = [(words[j - 1], words[j]) for j in (i, i + 1) if 0 < j < len(words) and words[j].joined]
+    return any(reader.doc_frequency("pairs", a.folded + BIGRAM_SEP + b.folded) for a, b in pairs)
 
 
 def _best_split(reader: IndexReader, word: str, vocab: frozenset[str]) -> tuple[int, str] | None:
