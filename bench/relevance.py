@@ -12,6 +12,14 @@ query has no such syllable) — against our index and two baselines over the sam
 All three indexes cover the full shared corpus and are cached under bench/.cache (git-ignored):
 the first run builds them (a few minutes), later runs only search. Target (issue 3): ours
 ≥ 0.97 in every variant, unaccented equal to accented.
+
+Then the topical set (bench/topical_set.json, issue 14): topics a citizen types, graded 2/1/0
+over a pool of several rankings. nDCG@10 and P@5 (grade ≥ 1; P@5² grade 2 only) per variant
+(accented, unaccented) for ours and three baselines — naive, folded and bigram (folded syllable
+bigrams, bench/bigram.py) — on the tuning and the held-out topics separately (see
+bench/topical.py). Unjudged documents in a top 10 count as 0 and are reported; `--pool-new`
+writes those of ours to a judging sheet (bench/pool_topics.py explains grading and --apply).
+Figures also go to bench/.cache/relevance-last.json.
 """
 
 from __future__ import annotations
@@ -28,10 +36,12 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import topical  # noqa: E402
 from bench.search import CACHE, CORPUS, STORE, ensure_store  # noqa: E402
 from index.analysis import FoldFilter, fold, place_tone  # noqa: E402
 
 RELEVANCE_SET = ROOT / "bench" / "relevance_set.json"
+LAST = CACHE / "relevance-last.json"
 OURS = CACHE / "relevance-index"
 BASELINES = {"naive": CACHE / "naive-index", "folded": CACHE / "folded-index"}
 DEPTH = 10
@@ -125,20 +135,11 @@ def evaluate(search: Callable[[str], list[str]], judged: list[dict[str, Any]]) -
     }
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--verbose", action="store_true", help="list the queries ours ranks below first")
-    args = parser.parse_args()
-    if not CORPUS.exists():
-        print(f"shared corpus not found at {CORPUS}; nothing to measure", file=sys.stderr)
-        return 2
+def known_item(systems: dict[str, Callable[[str], list[str]]], verbose: bool) -> dict[str, dict[str, float]]:
+    """The known-item table (MRR@10 of bench/relevance_set.json); returns system → variant → MRR."""
     judged = json.loads(RELEVANCE_SET.read_text(encoding="utf-8"))
-    started = time.perf_counter()
     print(f"{len(judged)} judged queries × {len(VARIANTS)} variants; corpus cached in {STORE.parent}", flush=True)
-    results = {"ours": evaluate(ours(), judged)}
-    for name in BASELINES:
-        results[name] = evaluate(baseline(name), judged)
-
+    results = {name: evaluate(search, judged) for name, search in systems.items()}
     print()
     print(f"MRR@{DEPTH:<6}" + "".join(f"{v:>14}" for v in VARIANTS))
     for system, by_variant in results.items():
@@ -148,13 +149,74 @@ def main() -> int:
     print(f"  {'ok  ' if min(mine.values()) >= 0.97 else 'MISS'} ours ≥ 0.97 in every variant")
     gap = mine["accented"] - mine["unaccented"]
     print(f"  {'ok  ' if abs(gap) < 1e-9 else 'MISS'} unaccented equal to accented (gap {gap:+.4f})")
-    if args.verbose:
+    if verbose:
         print("\nqueries ours does not rank first (reciprocal rank per variant):")
         for i, item in enumerate(judged):
             ranks = [results["ours"][v][i] for v in VARIANTS]
             if min(ranks) < 1:
                 print(f"  {' '.join(f'{r:.2f}' for r in ranks)}  {item['query']}  ({item.get('note', '')})")
-    print(f"\n({time.perf_counter() - started:.0f} s in all)")
+    return {name: {v: sum(rr) / len(rr) for v, rr in by_variant.items()} for name, by_variant in results.items()}
+
+
+def topical_set(systems: dict[str, Callable[[str], list[str]]], verbose: bool, pool_new: bool) -> dict[str, Any]:
+    """The topical table (nDCG@10, P@5 per split, system and variant); returns it as plain data."""
+    from bench.pool_topics import SHEET, TOPICAL_SET, TOPICAL_VARIANTS, load_set, write_sheet
+
+    data = load_set()
+    topics = data["topics"]
+    variants = list(TOPICAL_VARIANTS)
+    judgments = sum(len(t.get("qrels", {})) for t in topics)
+    held = sum(1 for t in topics if t["split"] == "heldout")
+    print(f"\ntopical set ({TOPICAL_SET.name}): {len(topics)} topics ({len(topics) - held} tuning, {held} held-out),")
+    print(f"{judgments} judgments; nDCG@10 (gains 2/1/0), P@5 = share of top 5 graded ≥ 1, P@5² = graded 2")
+    empty = [t["id"] for t in topics if not topical.answerable(t)]
+    if empty:
+        print(f"left out, no judged document about them: {', '.join(empty)}")
+    scores = {name: topical.score_topics(search, topics, TOPICAL_VARIANTS) for name, search in systems.items()}
+    summaries = {
+        split: {name: topical.summarise(by_variant, topics, split) for name, by_variant in scores.items()}
+        for split in topical.SPLITS
+    }
+    topical.print_table(summaries, variants)
+    print()
+    print("\n".join(topical.check_targets(summaries, variants)))
+    unjudged = {t["id"]: {doc: {"ours/" + v} for v in variants for doc in scores["ours"][v][t["id"]].found
+                          if doc not in t.get("qrels", {})} for t in topics}
+    if any(unjudged.values()):
+        print(f"  note: ours has {sum(map(len, unjudged.values()))} unjudged documents in its top 10s (counted as 0)")
+    if pool_new:
+        count = write_sheet(data, unjudged, SHEET)
+        print(f"  {count} unjudged documents of ours written to {SHEET}: grade them, then pool_topics.py --apply")
+    if verbose:
+        print("\ntopics where ours is below the best baseline (nDCG@10 ours / best, per variant):")
+        for topic in topics:
+            for v in variants:
+                mine = scores["ours"][v][topic["id"]].ndcg
+                best = max(by_variant[v][topic["id"]].ndcg for n, by_variant in scores.items() if n != "ours")
+                if mine < best:
+                    print(f"  {topic['id']} {topic['split']:<8} {v:<10} {mine:.2f} / {best:.2f}  {topic['query']}")
+    per_topic = {
+        name: {v: {tid: vars(s) for tid, s in by_topic.items()} for v, by_topic in by_variant.items()}
+        for name, by_variant in scores.items()
+    }
+    return {"summary": summaries, "per_topic": per_topic, "judgments": judgments}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--verbose", action="store_true", help="list the queries and topics where ours falls short")
+    parser.add_argument("--pool-new", action="store_true", help="write ours' unjudged topical top 10s to a sheet")
+    args = parser.parse_args()
+    if not CORPUS.exists():
+        print(f"shared corpus not found at {CORPUS}; nothing to measure", file=sys.stderr)
+        return 2
+    from bench.bigram import bigram_baseline
+
+    started = time.perf_counter()
+    systems = {"ours": ours(), **{name: baseline(name) for name in BASELINES}, "bigram": bigram_baseline()}
+    report = {"mrr": known_item(systems, args.verbose), "topical": topical_set(systems, args.verbose, args.pool_new)}
+    LAST.write_text(json.dumps(report, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    print(f"\n({time.perf_counter() - started:.0f} s in all; figures in {LAST})")
     return 0
 
 
