@@ -255,9 +255,12 @@ def _form_match(form: tuple[Word, ...]) -> Query:
 class Unit(DisjunctionMax):
     """A rank group; `slots` are the (folded) query words it counts for in the coverage factor."""
 
-    def __init__(self, subqueries: list[Query], *, tiebreak: float, slots: frozenset[str], boost: float = 1.0):
+    def __init__(
+        self, subqueries: list[Query], *, tiebreak: float, slots: frozenset[str], boost: float = 1.0, kind: str = "word"
+    ):
         super().__init__(subqueries, boost=boost, tiebreak=tiebreak)
         self.slots = slots
+        self.kind = kind  # "word", "pair" (adjacent query words) or "form" (another spelling)
 
 
 def exclusion_query(parsed: ParsedQuery) -> Query:
@@ -305,7 +308,7 @@ def rank_query(parsed: ParsedQuery) -> Query:
             Term("lead", pair, boost=LEAD * weight),
             Term("pairs", pair, boost=TEXT * BODY_BIGRAM * weight / BIGRAM),
         ]
-        groups.append(Unit(fields, tiebreak=TIEBREAK, slots=frozenset(pair.split(BIGRAM_SEP))))
+        groups.append(Unit(fields, tiebreak=TIEBREAK, slots=frozenset(pair.split(BIGRAM_SEP)), kind="pair"))
     for alt in parsed.alternatives:
         slots = alt.slots(parsed.words)
         for form in alt.forms:
@@ -327,7 +330,7 @@ def _form_group(form: tuple[Word, ...], slots: frozenset[str], boost: float) -> 
             Or([Term(name, p, boost=base * share) for p in pairs])
             for name, base in (("title", TITLE), ("lead", LEAD), ("pairs", TEXT))
         ]
-    return Unit(fields, tiebreak=TIEBREAK, slots=slots, boost=boost)
+    return Unit(fields, tiebreak=TIEBREAK, slots=slots, boost=boost, kind="form")
 
 
 # -- abbreviations ----------------------------------------------------------------------------------

@@ -33,8 +33,8 @@ from index.scoring import Ranked, Scorer
 PHRASE_CANDIDATES = 1000
 #: How many of the best candidates are re-ranked from their stored text.
 RERANK_DEPTH = 20
-#: Re-rank factors: 1 + EXACT_HEAD * share² for the share of words in title + lead with exactly
-#: the typed accents; 1 - MISACCENT * share for the share of words found (folded) but never
+#: Re-rank factors: 1 + EXACT_HEAD * share² for the share of adjacent query pairs (or, for one
+#: word, of words) in title + lead with exactly the typed accents; 1 - MISACCENT * share for the share of words found (folded) but never
 #: with their typed accents; 1 + BODY_PAIR * share for the share of adjacent query pairs
 #: adjacent in the body.
 EXACT_HEAD = 0.5
@@ -165,14 +165,20 @@ class Ranking:
         # words an abbreviation may stand for ("HĐND") are not required to be spelled out
         spelled = sorted(exact - {w.exact for alt in parsed.alternatives for w in words[alt.start : alt.end]})
         accent_patterns = [_accent_pattern(word) for word in spelled]
+        exact_pairs = {(a.exact, b.exact) for a, b in itertools.pairwise(words) if b.joined} if exact else set()
         depth = min(len(best), RERANK_DEPTH)
         rescored: Ranked = []
         for docnum, score in best[:depth]:
             fields, body, memo = self.engine.stored(docnum)
             factor = 1.0
             if exact:
-                head = {s for s, _ in query_syllables(f"{fields.get('title') or ''} {fields.get('lead') or ''}")}
-                factor *= 1.0 + EXACT_HEAD * (len(exact & head) / len(exact)) ** 2
+                syllables = [s for s, _ in query_syllables(f"{fields.get('title') or ''}\n{fields.get('lead') or ''}")]
+                head = set(syllables)
+                if exact_pairs:  # units spelled as typed, not the same syllables scattered
+                    found_pairs = exact_pairs & set(itertools.pairwise(syllables))
+                    factor *= 1.0 + EXACT_HEAD * (len(found_pairs) / len(exact_pairs)) ** 2
+                else:
+                    factor *= 1.0 + EXACT_HEAD * (len(exact & head) / len(exact)) ** 2
                 lower = memo.get("lower")
                 if lower is None:
                     lower = memo["lower"] = unicodedata.normalize("NFC", body[:BODY_CHARS]).lower()

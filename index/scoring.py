@@ -31,6 +31,10 @@ PAIRS_FIELD = "pairs"
 #: A document's score is multiplied by FLOOR + (1 - FLOOR) * share², where share is the share of
 #: query words found in its title or lead.
 COVERAGE_FLOOR = 0.5
+#: Likewise, times UNIT_FLOOR + (1 - UNIT_FLOOR) * share for the share of the query's adjacent
+#: word pairs found as units (in title, lead or the `pairs` field): "hội đồng nhân dân" written
+#: out beats the same four syllables scattered.
+UNIT_FLOOR = 0.5
 
 Ranked = list[tuple[int, float]]
 
@@ -58,6 +62,7 @@ class Group(NamedTuple):
     tiebreak: float
     slots: frozenset[str]  # the query words it counts for in coverage
     units: bool  # its dense members are word pairs: a match there counts for coverage too
+    kind: str  # "word", "pair" or "form" (see index.query.Unit)
 
 
 class Scorer:
@@ -68,12 +73,14 @@ class Scorer:
         self.words = len(frozenset().union(*(g.slots for g in self.groups)))
         self.coverage = coverage and self.words > 1
         self.floor = COVERAGE_FLOOR if self.coverage else 1.0
+        self.pairs = sum(1 for g in self.groups if g.kind == "pair") if coverage else 0
 
     def score(self, docnum: int) -> float:
         """The full score of one document (see the module docstring)."""
         total = 0.0
         covered: set[str] = set()
-        for sparse, dense, tiebreak, slots, units in self.groups:
+        pairs = 0
+        for sparse, dense, tiebreak, slots, units, kind in self.groups:
             best = summed = 0.0
             head = False
             for members, in_head in ((sparse, True), (dense, units)):
@@ -86,6 +93,10 @@ class Scorer:
             total += best + tiebreak * (summed - best)
             if head and slots:
                 covered.update(slots)
+            if best and kind != "word":
+                pairs += 1 if kind == "pair" else self.pairs  # another spelling is a whole unit
+        if self.pairs:
+            total *= UNIT_FLOOR + (1.0 - UNIT_FLOOR) * min(1.0, pairs / self.pairs)
         if self.coverage:
             total *= self.floor + (1.0 - self.floor) * (len(covered) / self.words) ** 2
         return total
@@ -170,8 +181,9 @@ def _group(engine: Engine, query: wq.Query) -> Group:
     dense = [m for m in members if m and all(c.fieldname in DENSE_FIELDS for c in m)]
     slots: frozenset[str] = getattr(query, "slots", frozenset())
     units = bool(dense) and all(c.fieldname == PAIRS_FIELD for m in dense for c in m)
+    kind: str = getattr(query, "kind", "word")
     return Group(
-        [[c.clause for c in m] for m in sparse], [[c.clause for c in m] for m in dense], tiebreak, slots, units
+        [[c.clause for c in m] for m in sparse], [[c.clause for c in m] for m in dense], tiebreak, slots, units, kind
     )
 
 

@@ -225,25 +225,31 @@ class SearchIndex:
 
     def _collapsed(self, docs: list[tuple[int, float]], page: int, per_page: int) -> list[tuple[int, float, int]]:
         """Page `page` of `docs` with each story once: a near-duplicate of an article on the same
-        page is counted on it and moved to the top of the next page (so it stays reachable)."""
-        queue = list(docs)
+        page is counted on it and moved to the top of the next page, where it is shown whatever
+        it resembles (so every article stays reachable and pages stay full)."""
+        queue = [(docnum, score, False) for docnum, score in docs]
         shown: list[tuple[int, float, int]] = []
         for _ in range(page):
             shown = []
             kept: list[Fingerprint] = []
-            deferred: list[tuple[int, float]] = []
+            deferred: list[tuple[int, float, int]] = []  # (docnum, score, index of its twin in shown)
             while queue and len(shown) < per_page:
-                docnum, score = queue.pop(0)
+                docnum, score, moved = queue.pop(0)
                 fingerprint = Fingerprint.of(self._engine.stored(docnum).fields)
-                twin = next((i for i, other in enumerate(kept) if fingerprint.near(other)), None)
+                twin = None if moved else next((i for i, o in enumerate(kept) if fingerprint.near(o)), None)
                 if twin is None:
                     kept.append(fingerprint)
                     shown.append((docnum, score, 0))
                 else:
-                    deferred.append((docnum, score))
+                    deferred.append((docnum, score, twin))
                     d, sc, similar = shown[twin]
                     shown[twin] = (d, sc, similar + 1)
-            queue = deferred + queue
+            while deferred and len(shown) < per_page:  # nothing else to show: the copies after all
+                docnum, score, twin = deferred.pop(0)
+                d, sc, similar = shown[twin]
+                shown[twin] = (d, sc, similar - 1)
+                shown.append((docnum, score, 0))
+            queue = [(docnum, score, True) for docnum, score, _ in deferred] + queue
         return shown
 
     def related(self, article_id: str, *, limit: int = 5) -> list[Hit]:

@@ -57,18 +57,12 @@ def make_snippet(
 
 
 def _as_typed(matches: list[tuple[int, int, str]], text: str, exact: Mapping[str, str]) -> list[tuple[int, int, str]]:
-    """Keep only the matches spelled as typed. A word typed with accents is marked nowhere else;
-    one typed without them (beside accented ones) falls back to its other spellings when the
-    text never has it as typed."""
-    spelled = [
-        word not in exact or normalize_word(unicodedata.normalize("NFC", text[start:end])) == exact[word]
-        for start, end, word in matches
-    ]
-    found = {m[2] for m, ok in zip(matches, spelled, strict=True) if ok}
+    """Only the matches spelled as typed: in a query with accents every word is taken as typed
+    ("chi" beside "đảng" is not "chị"), as the ranking does."""
     return [
-        m
-        for m, ok in zip(matches, spelled, strict=True)
-        if ok or (m[2] not in found and exact.get(m[2]) == m[2])
+        (start, end, word)
+        for start, end, word in matches
+        if word not in exact or normalize_word(unicodedata.normalize("NFC", text[start:end])) == exact[word]
     ]
 
 

@@ -4,7 +4,8 @@ Only words the index has never seen are corrected. A candidate is, in order of p
 the word typed with Telex keys left in ("ddangr" → "dang"), two known syllables typed without
 the space between them ("dangvien" → "dang vien"), or the most frequent known word one (then two)
 edits away. A suggestion is offered only if it finds clearly more articles than the query did.
-Corrected words are shown with the accents they most often have in titles.
+Corrected words typed with accents are shown with the accents titles give them beside the
+query's neighbouring words.
 """
 
 from __future__ import annotations
@@ -74,7 +75,10 @@ class Suggester:
                 out.append(word.exact)
                 continue
             changed = True
-            out.append(self._display(reader, correction, word))
+            if word.accented:
+                context = {w.folded for j, w in enumerate(words) if abs(j - i) == 1}
+                correction = _display(engine, correction, context)
+            out.append(correction)
         if not changed:
             return None
         suggestion = " ".join(out)
@@ -104,10 +108,6 @@ class Suggester:
             near = {w2 for w1 in _edits(word) for w2 in _edits(w1) if w2 in vocab}
             edit = max(sorted(near), key=common) if near else None
         return edit if edit is not None and common(edit) > df * 10 else None
-
-    def _display(self, reader: IndexReader, correction: str, typed: Word) -> str:
-        """A corrected word is shown as titles most often spell it ("nhng" → "nhũng")."""
-        return " ".join(_most_common_spelling(reader, part) for part in correction.split())
 
     # -- vocabulary ------------------------------------------------------------------------------
 
@@ -140,14 +140,22 @@ def _best_split(reader: IndexReader, word: str, vocab: frozenset[str]) -> tuple[
     return best
 
 
-def _most_common_spelling(reader: IndexReader, folded: str) -> str:
-    """The accented spelling of a folded syllable that most titles use (itself if none)."""
-    best, best_df = folded, 0
-    for spelling in accent_variants(folded):
-        df = reader.doc_frequency("title", spelling)
-        if df > best_df:
-            best, best_df = spelling, df
-    return best
+def _display(engine: Engine, correction: str, context: set[str]) -> str:
+    """A corrected word as titles spell it beside the query's neighbouring words ("tham nhũg" →
+    "tham nhũng", not the far more common "những"), else as titles most often spell it."""
+    near: set[int] = set()
+    for word in context:
+        near.update(engine.postings("title", word).ids)
+    out = []
+    for part in correction.split():
+        best, best_key = part, (0, 0)
+        for spelling in accent_variants(part):
+            ids = engine.postings("title", spelling).ids
+            key = (len(near.intersection(ids)) if near else 0, len(ids))
+            if key > best_key:
+                best, best_key = spelling, key
+        out.append(best)
+    return " ".join(out)
 
 
 def accent_variants(folded: str, *, limit: int = 400) -> set[str]:

@@ -69,3 +69,13 @@ def test_related_on_real_articles(corpus: tuple[list[Article], SearchIndex]) -> 
         assert len(related) <= 5
         with_related += bool(related)
     assert with_related >= 15
+
+
+def test_issue_14_examples_on_real_articles(corpus: tuple[list[Article], SearchIndex]) -> None:
+    _, index = corpus
+    assert index.search("tham nhng").suggestion == "tham nhung"
+    assert index.search("tham nhũg").suggestion == "tham nhũng"  # beside "tham", not "những"
+    page = index.search("hoi dong nhan dan", per_page=5)
+    for hit in page.results[:3]:  # the unit, not "Hội đồng Nhân quyền" or "Viện Kiểm sát nhân dân"
+        text = fold(html.unescape(re.sub(r"</?b>", "", f"{hit.title} {hit.snippet}"))).lower()
+        assert "hoi dong nhan dan" in text or "hdnd" in text, hit.title
