@@ -31,7 +31,7 @@ PAIRS_FIELD = "pairs"
 #: A document's score is multiplied by FLOOR + (1 - FLOOR) * share², where share is the share of
 #: query words found in its title or lead.
 COVERAGE_FLOOR = 0.5
-#: Likewise, times UNIT_FLOOR + (1 - UNIT_FLOOR) * share for the share of the query's adjacent
+#: Likewise, times UNIT_FLOOR + (1 - UNIT_FLOOR) * share² for the share of the query's adjacent
 #: word pairs found as units (in title, lead or the `pairs` field): "hội đồng nhân dân" written
 #: out beats the same four syllables scattered.
 UNIT_FLOOR = 0.5
@@ -96,7 +96,7 @@ class Scorer:
             if best and kind != "word":
                 pairs += 1 if kind == "pair" else self.pairs  # another spelling is a whole unit
         if self.pairs:
-            total *= UNIT_FLOOR + (1.0 - UNIT_FLOOR) * min(1.0, pairs / self.pairs)
+            total *= UNIT_FLOOR + (1.0 - UNIT_FLOOR) * min(1.0, pairs / self.pairs) ** 2
         if self.coverage:
             total *= self.floor + (1.0 - self.floor) * (len(covered) / self.words) ** 2
         return total
