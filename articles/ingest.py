@@ -6,6 +6,7 @@ and articles are written in batches, each in its own transaction.
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from collections import Counter
@@ -89,14 +90,33 @@ def discover(paths: Iterable[Path]) -> tuple[list[Path], list[tuple[str, str]], 
     return files, missing, skipped
 
 
-def iter_inputs(files: list[Path]) -> Iterator[tuple[int, Article | RecordError]]:
-    """(file number, article or error) for every page and every JSON Lines record."""
+def iter_inputs(files: list[Path], on_read: Progress | None = None) -> Iterator[tuple[int, Article | RecordError]]:
+    """(file number, article or error) for every page and every JSON Lines record.
+
+    `on_read(bytes read, total bytes)`: input consumed so far, smooth even for one big export."""
+    sizes = [_size(path) for path in files] if on_read is not None else []
+    total, before = sum(sizes), 0
     for number, path in enumerate(files, 1):
         if is_jsonl(path):
-            for item in read_jsonl(path):
+            tell = None if on_read is None else functools.partial(_moved, on_read, before, total)
+            for item in read_jsonl(path, on_read=tell):
                 yield number, item
         else:
             yield number, read_page(path)
+        if on_read is not None:
+            before += sizes[number - 1]
+            on_read(before, total)
+
+
+def _moved(on_read: Progress, before: int, total: int, read: int) -> None:
+    on_read(before + read, total)
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
 
 
 def read_page(path: Path) -> Article | RecordError:
@@ -120,11 +140,17 @@ def ingest(
     *,
     prune: bool = False,
     progress: Progress | None = None,
+    read_progress: Progress | None = None,
 ) -> IngestReport:
-    """Store every article found under `paths`; with `prune`, drop pages whose file is gone.
+    """Store every article found under `paths`; with `prune`, drop articles whose source is gone.
 
-    Pruning only looks inside folders that were walked completely, and a page that now fails to
-    parse keeps its last good version: an editor's typo must never delete published news.
+    Gone means: a raw page whose file left a scanned folder, a JSON Lines article whose export left
+    it, or whose id left an export that was read without a single bad line. Anything that now
+    fails to read keeps its last good version (an editor's typo must never delete published
+    news), and so does everything under a folder that could not be walked.
+
+    `progress(files done, files)` counts files; `read_progress(bytes, total bytes)` counts input,
+    which keeps moving inside one big JSON Lines export (the command line's bar uses it).
     """
     started = time.perf_counter()
     paths = list(paths)
@@ -135,6 +161,7 @@ def ingest(
     batch: list[Article] = []
     done = 0
     ok_sources: list[str] = []
+    damaged: set[str] = set()  # exports with an unreadable line or worse: prune none of theirs
 
     def flush() -> None:
         if not batch:
@@ -145,10 +172,12 @@ def ingest(
         report.unchanged += len(batch) - len(unique)
         batch.clear()
 
-    for number, item in iter_inputs(files):
+    for number, item in iter_inputs(files, read_progress):
         if isinstance(item, RecordError):
             report.failed.append((item.where, item.reason))
             store.record_failure(item.where, item.reason)
+            if is_jsonl(files[number - 1]):
+                damaged.add(str(files[number - 1].resolve()))
         else:
             batch.append(item)
             ok_sources.append(item.source)
@@ -162,16 +191,31 @@ def ingest(
     if progress:
         progress(len(files), len(files))
     if prune:
-        report.removed = _prune(store, paths, {str(f.resolve()) for f in files})
+        alive = {str(f.resolve()) for f in files if not is_jsonl(f)} | set(ok_sources)
+        unwalked = [str(Path(where).resolve()) + os.sep for where, _ in missing]
+        report.removed = _prune(store, paths, alive, damaged, unwalked)
     report.seconds = time.perf_counter() - started
     return report
 
 
-def _prune(store: ArticleStore, paths: list[Path], seen: set[str]) -> int:
+def _prune(store: ArticleStore, paths: list[Path], alive: set[str], damaged: set[str], unwalked: list[str]) -> int:
+    """Delete the articles under the scanned folders (and named exports) that this run did not see.
+
+    `alive`: raw pages present (even broken) and the `<export>#<id>` read now; an article that
+    moved to another export was re-pointed there by the upsert. Nothing of a `damaged` export or
+    of an `unwalked` folder (prefixes) is deleted.
+    """
+    keep = tuple(unwalked) + tuple(export + "#" for export in damaged)
     gone: list[str] = []
-    for folder in (p for p in paths if p.is_dir()):
-        prefix = str(folder.resolve()) + os.sep
-        gone.extend(aid for source, aid in store.ids_by_source_prefix(prefix).items() if source not in seen)
+    for path in paths:
+        if path.is_dir():
+            prefix = str(path.resolve()) + os.sep
+        elif is_jsonl(path) and path.is_file():
+            prefix = str(path.resolve()) + "#"
+        else:
+            continue
+        gone.extend(aid for source, aid in store.ids_by_source_prefix(prefix).items()
+                    if source not in alive and not source.startswith(keep))
     return store.delete_many(gone) if gone else 0
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import gzip
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO, cast
 
 from articles.model import Article, parse_published
 from articles.text import clean_text, split_paragraphs
@@ -26,15 +27,24 @@ def is_jsonl(path: Path) -> bool:
     return name.endswith(".jsonl") or name.endswith(".jsonl.gz") or name.endswith(".ndjson")
 
 
-def read_jsonl(path: Path) -> Iterator[Article | RecordError]:
-    """Yield articles (or per-line errors) lazily, so a huge export never sits in memory."""
-    opener = gzip.open if path.name.lower().endswith(".gz") else open
+def read_jsonl(path: Path, *, on_read: Callable[[int], None] | None = None) -> Iterator[Article | RecordError]:
+    """Yield articles (or per-line errors) lazily, so a huge export never sits in memory.
+
+    Sources are `<absolute path>#<id>` whatever path was given: pruning matches them against
+    the scanned folders, which are absolute, and a relative source would never match.
+    `on_read(bytes)`: told every few hundred lines how far into the file (compressed bytes) the
+    reading is, so one big export can show progress.
+    """
+    path = path.resolve()
     try:
-        with opener(path, "rb") as raw:
+        with open(path, "rb") as file:
+            raw = cast(BinaryIO, gzip.GzipFile(fileobj=file) if path.name.lower().endswith(".gz") else file)
             stream = io.TextIOWrapper(raw, encoding="utf-8-sig", errors="strict")
             lineno = 0
             while True:
                 lineno += 1
+                if on_read is not None and lineno % 256 == 0:
+                    on_read(file.tell())
                 try:
                     line = stream.readline()
                 except (UnicodeDecodeError, OSError, EOFError) as exc:
@@ -47,6 +57,12 @@ def read_jsonl(path: Path) -> Iterator[Article | RecordError]:
                 yield record_to_article(line, where=f"{path}:{lineno}", source=str(path))
     except OSError as exc:
         yield RecordError(str(path), f"không mở được tệp: {exc.strerror or exc}")
+
+
+def where_file(where: str) -> str:
+    """The file a failure's `where` names: `<path>:<line>` for a JSON Lines record, else the path."""
+    head, sep, line = where.rpartition(":")
+    return head if sep and line.isdigit() and is_jsonl(Path(head)) else where
 
 
 def record_to_article(line: str, *, where: str, source: str) -> Article | RecordError:

@@ -25,6 +25,15 @@ class PageError(ValueError):
     """A page that cannot become an article; the message is the reason shown to editors."""
 
 
+class NotAPage(PageError):
+    """A readable text file that is plainly something else (a README, notes in Markdown)."""
+
+
+#: Markdown's unmistakable lines: an ATX heading (`# Title`) or a code fence. A scraped news page
+#: has neither (a hashtag is `#word`, without the space), and it has a date line.
+_MARKDOWN = re.compile(r"^(#{1,6}\s+\S|```|~~~)")
+
+
 def page_id(source: str) -> str:
     """Stable id of a raw page: a hash of where it lives, so re-scrapes update in place."""
     return "p" + hashlib.blake2b(source.encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()
@@ -66,6 +75,8 @@ def _parse_lines(lines: list[str], source: str) -> Article:
             published, views = date_line.published, date_line.views
             rest = rest[first + 1 :]
 
+    if published is None and any(_MARKDOWN.match(line) for line in lines):
+        raise NotAPage("trông như tài liệu Markdown (có dòng tiêu đề # hoặc khối ```), không có dòng ngày đăng")
     blocks = _blocks(rest)
     author = None
     if len(blocks) >= 2 and _is_author(blocks[-1]):

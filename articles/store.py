@@ -105,8 +105,11 @@ class ArticleStore:
             rev = self.revision()
             for article in articles:
                 digest = article.content_hash()
-                old = existing.get(article.id)
+                old, source = existing.get(article.id, (None, None))
                 if old == digest:
+                    if source != article.source:
+                        # Same article, now in another file (a new export): pruning must follow it.
+                        self._db.execute("UPDATE articles SET source = ? WHERE id = ?", (article.source, article.id))
                     outcomes.append("unchanged")
                     continue
                 rev += 1
@@ -114,7 +117,7 @@ class ArticleStore:
                 if old is None:
                     self._db.execute("DELETE FROM deletions WHERE id = ?", (article.id,))
                 outcomes.append("added" if old is None else "updated")
-                existing[article.id] = digest
+                existing[article.id] = (digest, article.source)
             self._set_rev(rev)
         return outcomes
 
@@ -196,7 +199,7 @@ class ArticleStore:
         return Change(upserted=upserted, deleted=deleted, rev=top)
 
     def ids_by_source_prefix(self, prefix: str) -> dict[str, str]:
-        """source → id for raw pages under a folder; used to find pages deleted from the sources."""
+        """source → id of articles whose source starts with `prefix` (a folder, or `<export>#`); pruning."""
         like = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         rows = self._db.execute("SELECT source, id FROM articles WHERE source LIKE ? ESCAPE '\\'", (like,))
         return {source: article_id for source, article_id in rows}
@@ -243,13 +246,13 @@ class ArticleStore:
 
     # -- internals ----------------------------------------------------------------------------
 
-    def _hashes(self, ids: Sequence[str]) -> dict[str, str]:
-        found: dict[str, str] = {}
+    def _hashes(self, ids: Sequence[str]) -> dict[str, tuple[str, str]]:
+        """id → (content hash, source) of the stored ones."""
+        found: dict[str, tuple[str, str]] = {}
         for chunk in _chunks(list(ids), 500):
             marks = ",".join("?" * len(chunk))
-            found.update(
-                self._db.execute(f"SELECT id, content_hash FROM articles WHERE id IN ({marks})", chunk)
-            )
+            rows = self._db.execute(f"SELECT id, content_hash, source FROM articles WHERE id IN ({marks})", chunk)
+            found.update((aid, (digest, source)) for aid, digest, source in rows)
         return found
 
     def _set_rev(self, rev: int) -> None:

@@ -7,11 +7,10 @@ Services (the store, the index via the core, the rate limiter) are opened in `po
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 
-from telegram import BotCommand, BotCommandScopeChat, BotCommandScopeDefault, Update
-from telegram.error import TelegramError
+from telegram import Bot, BotCommand, BotCommandScopeChat, BotCommandScopeDefault, Update
+from telegram.error import InvalidToken, NetworkError, TelegramError
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -168,23 +167,61 @@ async def post_shutdown(application: Application) -> None:  # type: ignore[type-
             core.subscriptions.close()
 
 
+class StartupError(Exception):
+    """The Bot API refused the token or cannot be reached: the CLI prints one line and a hint."""
+
+    def __init__(self, message: str, hint: str) -> None:
+        super().__init__(message)
+        self.hint = hint
+
+
+async def check_api(settings: Settings) -> None:
+    """One getMe before anything starts, so a wrong token or a dead network is one clear line
+    instead of PTB's logged and raised tracebacks (which also spell the token out)."""
+    api = settings.api_url.rstrip("/")
+    assert settings.token
+    try:
+        async with Bot(settings.token, base_url=f"{api}/bot", base_file_url=f"{api}/file/bot"):
+            pass  # initialize() is the getMe
+    except TelegramError as exc:
+        raise startup_error(settings, exc) from None
+
+
+def startup_error(settings: Settings, exc: TelegramError) -> StartupError:
+    """What a start-up failure means for the operator; never the exception's text for a bad token."""
+    if isinstance(exc, InvalidToken):
+        return StartupError("Telegram từ chối BANTIN_TOKEN (token sai hoặc đã bị thu hồi)",
+                            "lấy token đúng từ @BotFather (lệnh /token) rồi đặt lại BANTIN_TOKEN")
+    if isinstance(exc, NetworkError):
+        return StartupError(f"không kết nối được Bot API tại {settings.api_url} ({exc.message})",
+                            "kiểm tra mạng, tường lửa và BANTIN_API_URL rồi chạy lại")
+    return StartupError(f"Bot API trả lỗi khi khởi động: {exc.message}",
+                        "thử lại sau ít phút; nếu vẫn lỗi, kiểm tra BANTIN_TOKEN và BANTIN_API_URL")
+
+
 def run_bot(settings: Settings, *, webhook: str | None = None, listen: str | None = None) -> int:
     """Long polling by default; a webhook (with a secret token) when a URL is given.
 
-    `run_polling`/`run_webhook` stop cleanly on SIGINT and SIGTERM.
+    `run_polling`/`run_webhook` stop cleanly on SIGINT and SIGTERM. StartupError when the Bot
+    API refuses the token or cannot be reached.
     """
+    asyncio.run(check_api(settings))
+    try:
+        return _run_application(settings, webhook=webhook, listen=listen)
+    except (InvalidToken, NetworkError) as exc:  # lost between the check and the start
+        raise startup_error(settings, exc) from None
+
+
+def _run_application(settings: Settings, *, webhook: str | None, listen: str | None) -> int:
     application = build_application(settings)
     if webhook:
         host, _, port = (listen or "127.0.0.1:8443").rpartition(":")
-        assert settings.token
-        path = hashlib.sha256(settings.token.encode()).hexdigest()[:32]
-        secret = settings.webhook_secret or hashlib.sha256(b"bantin" + settings.token.encode()).hexdigest()
         application.run_webhook(
             listen=host or "127.0.0.1",
             port=int(port),
-            url_path=path,
-            webhook_url=f"{webhook.rstrip('/')}/{path}",
-            secret_token=secret,
+            url_path=settings.webhook_path,
+            webhook_url=f"{webhook.rstrip('/')}/{settings.webhook_path}",
+            secret_token=settings.webhook_secret_token,
             allowed_updates=Update.ALL_TYPES,
         )
     else:

@@ -185,13 +185,17 @@ class Broadcaster:
         self.throttle = throttle or Throttle(limits.rate, limits.per_chat, per_group=limits.per_group)
         self.throttle.should_stop = self.should_stop
 
-    async def deliver(self, deliveries: Sequence[Delivery], report: RunReport | None = None) -> RunReport:
+    async def deliver(self, deliveries: Sequence[Delivery], report: RunReport | None = None, *,
+                      progress: Callable[[int, int], None] | None = None) -> RunReport:
+        """Send every delivery; `progress(done, total)` after each (the command line's bar)."""
         report = report or RunReport()
         queue: asyncio.Queue[Delivery] = asyncio.Queue()
         for delivery in deliveries:
             queue.put_nowait(delivery)
+        done = 0
 
         async def worker() -> None:
+            nonlocal done
             while not queue.empty():
                 delivery = queue.get_nowait()
                 if self.should_stop():
@@ -202,6 +206,9 @@ class Broadcaster:
                 except InvalidToken as exc:  # every send would fail alike: stop the run, loudly
                     self._fatal = exc
                     report.interrupted += 1
+                done += 1
+                if progress is not None:
+                    progress(done, len(deliveries))
 
         workers = max(1, min(self.limits.concurrency, len(deliveries)))
         await asyncio.gather(*(worker() for _ in range(workers)))
@@ -377,16 +384,17 @@ class DigestRunner:
     #: link (known once the bot has called getMe; without it those titles are not linked).
     bot_username: str | None = None
 
-    def plan(self, now: datetime, *, force: bool = False, chat: int | None = None) -> Plan:
+    def plan(self, now: datetime, *, force: bool = False, chat: int | None = None, console: bool = False) -> Plan:
         """Build (without recording) the digest of every due subscriber, or of every active one
         with `force`. Chats with a delivery still pending are left to that delivery.
 
         Forced, a private chat gets a digest of its own (`now:` key); a group or channel gets its
         current slot's, which revises that slot's post when it was already made (see the module
-        docstring); `unchanged` counts those with nothing new to show."""
+        docstring); `unchanged` counts those with nothing new to show. `console`: include the
+        offline console's chat (dry runs only: it cannot be sent to)."""
         if force:
             due = [(s, now_key(now) if not s.shared else slot_key(latest_slot(s.slot, now)))
-                   for s in self.subscriptions.active(chat)]
+                   for s in self.subscriptions.active(chat, console=console)]
         else:
             due = [(s, k) for s, k in due_subscribers(self.subscriptions, now) if chat is None or s.chat_id == chat]
         waiting = self.subscriptions.pending_chats()
@@ -444,7 +452,7 @@ class DigestRunner:
 
     async def run(self, send: SendFn, *, limits: Limits = Limits(), force: bool = False, chat: int | None = None,
                   should_stop: StopFn = lambda: False, lock_wait: float = 0.0, edit: EditFn | None = None,
-                  delete: DeleteFn | None = None) -> RunReport:
+                  delete: DeleteFn | None = None, progress: Callable[[int, int], None] | None = None) -> RunReport:
         """One broadcast: take the lease, plan and record what is due, send everything pending.
 
         `lock_wait`: how long to wait for another broadcaster (e.g. the bot's minute tick, which
@@ -465,7 +473,7 @@ class DigestRunner:
             report.resumed = max(0, len(pending) - report.planned - report.revised)
             broadcaster = Broadcaster(self.subscriptions, send, limits, clock=self.clock, should_stop=should_stop,
                                       edit=edit, delete=delete)
-            await broadcaster.deliver(pending, report)
+            await broadcaster.deliver(pending, report, progress=progress)
             report.notices = await self.send_notices(send)
         finally:
             renew.cancel()

@@ -305,7 +305,10 @@ class Channels:
 
     def _row(self, sub: Subscriber, last: dict[str, Any] | None, now: datetime) -> dict[str, Any]:
         moment = (last.get("finished_at") or last.get("planned_at")) if last else None
+        # Telegram's own words for why posting stopped can be long: one line of them is enough here.
+        reason = dg.one_line(sub.stopped_reason, 200) if sub.stopped_reason else None
         return {"sub": sub, "target": self._label(sub), "next_at": next_slot(sub.slot, now) if sub.active else None,
+                "reason": reason,
                 "last": last, "last_at": datetime.fromisoformat(moment).astimezone(VIETNAM) if moment else None}
 
     @staticmethod

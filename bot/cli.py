@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
 import json
 import logging
+import sqlite3
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TypeVar
 
 from articles.ingest import IngestReport, ingest
 from articles.model import Article
-from articles.rawpage import PageError, parse_page
+from articles.rawpage import NotAPage, PageError, parse_page
 from articles.store import ArticleStore
+from bot import redact as redaction
+from bot.messages import Messages
+from bot.progress import Reporter
 from bot.settings import Settings, SettingsError, load_settings
 
 log = logging.getLogger("bantin")
@@ -23,11 +29,12 @@ T = TypeVar("T")
 
 
 class UserError(Exception):
-    """A known failure: printed as `lỗi: …` with a hint, exit code 2, never a traceback."""
+    """A known failure: printed as `lỗi: …` with a hint, exit code 2 (or `code`), never a traceback."""
 
-    def __init__(self, message: str, hint: str | None = None) -> None:
+    def __init__(self, message: str, hint: str | None = None, *, code: int = 2) -> None:
         super().__init__(message)
         self.hint = hint
+        self.code = code
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,20 +43,27 @@ def build_parser() -> argparse.ArgumentParser:
         description="Bản tin: search a local newspaper's archive from Telegram.",
         epilog="Settings come from BANTIN_* environment variables or bantin.toml (see README).",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
+    parser.add_argument("--lang", dest="main_lang", choices=["vi", "en"], help="language of the output")
+    parser.add_argument("--quiet", "-q", dest="main_quiet", action="store_true", help="no progress output")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    # Every command speaks the operator's language; long ones can be silenced.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--lang", choices=["vi", "en"], help="language of the output (default BANTIN_LANG, vi)")
+    common.add_argument("--quiet", "-q", action="store_true", help="no progress bar or progress lines")
 
-    p = sub.add_parser("parse", help="parse one raw page and print the article")
+    p = sub.add_parser("parse", parents=[common], help="parse one raw page and print the article")
     p.add_argument("file", type=Path, help="a page saved by the scraper")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_parse)
 
-    p = sub.add_parser("ingest", help="store raw pages and JSON Lines exports; update the index")
+    p = sub.add_parser("ingest", parents=[common], help="store raw pages and JSON Lines exports; update the index")
     p.add_argument("paths", nargs="*", type=Path, help="files or folders (default: BANTIN_SOURCES)")
-    p.add_argument("--prune", action="store_true", help="remove articles whose page left a scanned folder")
+    p.add_argument("--prune", action="store_true", help="remove articles whose page or export left a scanned folder")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=cmd_ingest)
 
-    p = sub.add_parser("search", help="search the index")
+    p = sub.add_parser("search", parents=[common], help="search the index")
     p.add_argument("query", nargs="+", help="keywords; \"phrases\", -exclusions, 2019 or 9/2019 filters")
     p.add_argument("--limit", type=_positive, default=5, help="results per page (default 5)")
     p.add_argument("--page", type=_positive, default=1, help="page number (default 1)")
@@ -57,40 +71,52 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_search)
 
-    p = sub.add_parser("related", help="articles related to one article")
+    p = sub.add_parser("related", parents=[common], help="articles related to one article")
     p.add_argument("id", help="article id")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_related)
 
-    p = sub.add_parser("reindex", help="bring the search index up to date with the store")
+    p = sub.add_parser("reindex", parents=[common], help="bring the search index up to date with the store")
     p.add_argument("--full", action="store_true", help="rebuild from scratch beside the live index, then swap")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_reindex)
 
     p = sub.add_parser("chat", help="offline console: type messages, read the bot's replies")
-    p.add_argument("--lang", default="vi", choices=["vi", "en"], help="reply language (default vi)")
+    p.add_argument("--lang", choices=["vi", "en"], help="reply language (default BANTIN_LANG, vi)")
+    p.add_argument("--editor", action="store_true", help="the console user counts as an editor (/reindex, /stats…)")
     p.set_defaults(func=cmd_chat)
 
-    p = sub.add_parser("run", help="run the Telegram bot (long polling, or a webhook)")
+    p = sub.add_parser("run", parents=[common], help="run the Telegram bot (long polling, or a webhook)")
     p.add_argument("--webhook", metavar="URL", help="public HTTPS URL Telegram should post updates to")
     p.add_argument("--listen", metavar="HOST:PORT", default="127.0.0.1:8443", help="where the webhook server listens")
     p.set_defaults(func=cmd_run)
 
-    p = sub.add_parser("digest", help="send the daily digests that are due (`run` does this every minute)")
+    p = sub.add_parser("digest", parents=[common],
+                       help="send the daily digests that are due (`run` does this every minute)")
     p.add_argument("--dry-run", action="store_true", help="print the digests; send and record nothing")
     p.add_argument("--now", action="store_true", help="every active subscriber now, as if their time had come")
     p.add_argument("--chat", type=int, metavar="ID", help="only this chat")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=cmd_digest)
 
-    p = sub.add_parser("start", help="ingest BANTIN_SOURCES, then `run` with a token or `chat` without")
+    p = sub.add_parser("start", parents=[common],
+                       help="ingest BANTIN_SOURCES, then `run` with a token or `chat` without")
     p.set_defaults(func=cmd_start)
+    add_operator_commands(sub, common)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.lang = getattr(args, "lang", None) or args.main_lang  # `bantin --lang en CMD` = `bantin CMD --lang en`
+    args.quiet = getattr(args, "quiet", False) or args.main_quiet
+    if args.command == "doctor":  # reports broken settings itself, as one of its findings
+        from bot.doctor import cmd_doctor
+
+        return cmd_doctor(Messages(args.lang or _env_lang()), load_settings)
+    redact: Callable[[str], str] = str
+    settings = Settings()  # until the real ones load: a storage error still names a data dir
     try:
         settings = load_settings()
         logging.basicConfig(
@@ -98,41 +124,52 @@ def main(argv: Sequence[str] | None = None) -> int:
             format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         )
         logging.getLogger("httpx").setLevel(logging.WARNING)
+        redact = redaction.install(settings)  # before anything can log or raise the token
         func: Command = args.func
         return func(args, settings)
     except SettingsError as exc:
         return _fail(str(exc), "sửa biến môi trường hoặc bantin.toml (xem README, mục Settings)")
     except UserError as exc:
-        return _fail(str(exc), exc.hint)
+        return _fail(redact(str(exc)), exc.hint and redact(exc.hint), code=exc.code)
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
         # `bantin search … | head`: the reader left; not an error worth a traceback.
         sys.stderr.close()
         return 0
+    except (OSError, sqlite3.Error) as exc:
+        # A read-only or full disk: every write is in a transaction or an atomic swap, so what
+        # was stored before is intact; the operator needs the cause, not a traceback.
+        log.debug("storage error", exc_info=True)
+        message, hint = storage_error(exc, settings.data_dir)
+        return _fail(redact(message), hint, code=1)
 
 
 # -- commands ---------------------------------------------------------------------------------
 
 
 def cmd_parse(args: argparse.Namespace, settings: Settings) -> int:
-    """Parse one page; exit 1 with the reason when it is not an article."""
+    """Parse one page; exit 1 with the reason (in the CLI's language) when it is not an article."""
+    say = messages(args, settings)
     try:
         data = args.file.read_bytes()
-    except OSError as exc:
-        raise UserError(f"không đọc được {args.file}: {exc.strerror or exc}") from exc
-    try:
         article = parse_page(data, source=str(args.file.resolve()))
-    except PageError as exc:
-        if args.json:
-            print(json.dumps({"error": str(exc), "source": str(args.file)}, ensure_ascii=False))
+    except (OSError, PageError) as exc:
+        if isinstance(exc, OSError):
+            error = say.say("cannot_read", args.file, say.os_reason(exc))
+        elif isinstance(exc, NotAPage):
+            error = say.say("not_article", args.file, say.say("not_article_markdown"))
         else:
-            print(f"{args.file}: {exc}", file=sys.stderr)
+            error = say.say("page_error", args.file, exc)
+        if args.json:
+            print(json.dumps({"error": error, "source": str(args.file)}, ensure_ascii=False))
+        else:
+            print(error, file=sys.stderr)
         return 1
     if args.json:
         print(json.dumps(parse_json(article), ensure_ascii=False, indent=2))
     else:
-        print(describe_article(article))
+        print(describe_article(article, say))
     return 0
 
 
@@ -141,15 +178,13 @@ def parse_json(article: Article) -> dict[str, object]:
     return {**article.to_json(), "lead": article.lead}
 
 
-def describe_article(article: Article) -> str:
-    lines = [
-        f"Tiêu đề:   {article.title}",
-        f"Ngày đăng: {article.to_json()['published'] or '—'}",
-        f"Lượt xem:  {article.views if article.views is not None else '—'}",
-        f"Tác giả:   {article.author or '—'}",
-        f"Đoạn văn:  {len(article.paragraphs)}",
-        "",
-    ]
+def describe_article(article: Article, say: Messages | None = None) -> str:
+    say = say or Messages()
+    fields = [("label_title", article.title), ("label_published", article.to_json()["published"] or "—"),
+              ("label_views", article.views if article.views is not None else "—"),
+              ("label_author", article.author or "—"), ("label_paragraphs", len(article.paragraphs))]
+    width = max(len(say.say(name)) for name, _ in fields) + 2
+    lines = [f"{say.say(name) + ':':<{width}}{value}" for name, value in fields] + [""]
     lines += [f"[{n}] {text}\n" for n, text in enumerate(article.paragraphs, 1)]
     return "\n".join(lines)
 
@@ -157,45 +192,48 @@ def describe_article(article: Article) -> str:
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     """Store articles; update the index when one exists. Exit 1 when anything failed."""
     paths: list[Path] = list(args.paths) or list(settings.sources)
-    report, update = run_ingest(settings, paths, prune=args.prune)
+    say = messages(args, settings)
+    report, update = run_ingest(settings, paths, prune=args.prune, say=say, quiet=args.quiet)
     if args.json:
         payload = report.to_json()
         payload["index"] = update
         print(json.dumps(payload, ensure_ascii=False, indent=2))
     else:
-        print(describe_report(report, update))
+        print(describe_report(report, update, say=say))
     return 0 if report.ok else 1
 
 
 def run_ingest(
-    settings: Settings, paths: list[Path], *, prune: bool, create_index: bool = False
+    settings: Settings, paths: list[Path], *, prune: bool, create_index: bool = False,
+    say: Messages | None = None, quiet: bool = True,
 ) -> tuple[IngestReport, dict[str, object] | None]:
-    """Ingest, then bring the index up to date: only an existing one unless `create_index`."""
+    """Ingest, then bring the index up to date: only an existing one unless `create_index`.
+    Progress goes to stderr unless `quiet`."""
     from index.maintenance import update_index
     from index.searcher import SearchIndex
 
+    say = say or Messages(settings.lang)
     with ArticleStore(settings.store_path) as store:
-        report = ingest(store, paths, prune=prune)
+        with reporter(say, "phase_read", "B", quiet) as bar:
+            report = ingest(store, paths, prune=prune, read_progress=bar)
         update = None
         if create_index or SearchIndex.exists(settings.index_root):
-            update = _index_call(lambda: update_index(store, settings.index_root).to_json())
+            with reporter(say, "phase_index", say.say("unit_articles"), quiet) as bar:
+                update = _index_call(lambda: update_index(store, settings.index_root, progress=bar).to_json())
     return report, update
 
 
-def describe_report(report: IngestReport, update: dict[str, object] | None, *, max_failures: int = 200) -> str:
-    lines = [
-        f"thêm mới: {report.added}, cập nhật: {report.updated}, không đổi: {report.unchanged}, "
-        f"lỗi: {len(report.failed)}"
-        + (f", đã xoá: {report.removed}" if report.removed else "")
-        + (f", bỏ qua (không phải trang): {report.skipped}" if report.skipped else "")
-        + f"  ({report.files} tệp, {report.seconds:.1f} s)"
-    ]
+def describe_report(report: IngestReport, update: dict[str, object] | None, *, max_failures: int = 200,
+                    say: Messages | None = None) -> str:
+    say = say or Messages()
+    lines = [say.say("ingest_summary", report.added, report.updated, report.unchanged, len(report.failed),
+                     report.removed, report.skipped, report.files, report.seconds)]
     for where, reason in report.failed[:max_failures]:
-        lines.append(f"  lỗi  {where}: {reason}")
+        lines.append(say.say("ingest_failure", where, reason))
     if len(report.failed) > max_failures:
-        lines.append(f"  … và {len(report.failed) - max_failures} lỗi khác (xem đủ với --json)")
+        lines.append(say.say("ingest_more_failures", len(report.failed) - max_failures))
     if update is not None:
-        lines.append(f"chỉ mục: {update.get('added', 0)} bài ghi, {update.get('deleted', 0)} bài xoá")
+        lines.append(say.say("index_summary", update.get("added", 0), update.get("deleted", 0)))
     return "\n".join(lines)
 
 
@@ -218,19 +256,25 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_related(args: argparse.Namespace, settings: Settings) -> int:
-    """Print articles related to one article."""
+    """Print articles related to one article; an id not in the store is an error (exit 1)."""
+    say = messages(args, settings)
     index = _open_index(settings)
     try:
-        hits = index.related(args.id)
+        known = _stored(settings, args.id)
+        hits = index.related(args.id) if known else []
     finally:
         index.close()
+    if not known:
+        print(say.say("related_unknown", args.id), file=sys.stderr)
+        print(say.say("related_unknown_hint"), file=sys.stderr)
+        return 1
     if args.json:
         results = [h.to_json() for h in hits]
         print(json.dumps({"query": args.id, "total": len(results), "page": 1, "results": results,
                           "suggestion": None}, ensure_ascii=False, indent=2))
         return 0
     if not hits:
-        print(f"không có bài liên quan với {args.id}")
+        print(say.say("related_none", args.id))
     for n, hit in enumerate(hits, 1):
         print(f"{n}. [{hit.id}] {hit.title}")
     return 0
@@ -242,13 +286,16 @@ def cmd_reindex(args: argparse.Namespace, settings: Settings) -> int:
 
     if not settings.store_path.exists():
         raise UserError("chưa có kho bài viết", "chạy `bantin ingest` trước")
-    with ArticleStore(settings.store_path) as store:
+    say = messages(args, settings)
+    with ArticleStore(settings.store_path) as store, \
+            reporter(say, "phase_index", say.say("unit_articles"), args.quiet) as bar:
         action = rebuild_index if args.full else update_index
-        result = _index_call(lambda: action(store, settings.index_root).to_json())
+        update = _index_call(lambda: action(store, settings.index_root, progress=bar))
     if args.json:
-        print(json.dumps(result, ensure_ascii=False, indent=2))
+        print(json.dumps(update.to_json(), ensure_ascii=False, indent=2))
     else:
-        print(", ".join(f"{k}: {v}" for k, v in result.items()))
+        print(say.say("reindex_summary", update.full, update.added, update.updated, update.deleted, update.docs,
+                      update.seconds))
     return 0
 
 
@@ -256,26 +303,84 @@ def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
     """Offline console over the same core as the bot."""
     from bot.console import run_console
 
-    return run_console(settings, language=args.lang)
+    return run_console(settings, language=args.lang or settings.lang, editor=getattr(args, "editor", False))
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
-    """Run the Telegram bot until SIGINT/SIGTERM."""
-    from bot.app import run_bot
-
+    """Run the Telegram bot until SIGINT/SIGTERM; refuse when another bot holds the data dir."""
     if not settings.token:
         raise UserError("chưa có BANTIN_TOKEN", "đặt BANTIN_TOKEN=<token từ @BotFather>, hoặc dùng `bantin chat`")
-    return run_bot(settings, webhook=args.webhook, listen=args.listen)
+    with _bot_lock(settings):
+        return _run_bot(args, settings)
+
+
+def _run_bot(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.app import StartupError, run_bot
+
+    try:
+        return run_bot(settings, webhook=args.webhook, listen=args.listen)
+    except StartupError as exc:
+        raise UserError(str(exc), exc.hint, code=1) from None
+
+
+@contextlib.contextmanager
+def _bot_lock(settings: Settings) -> Iterator[None]:
+    """The data dir's lock for the bot's lifetime: a second bot on it is refused, not run."""
+    from bot.datalock import DataDirBusy, hold_data_dir
+
+    try:
+        with hold_data_dir(settings.data_dir):
+            yield
+    except DataDirBusy as exc:
+        raise UserError(f"một bot khác đang chạy trên thư mục dữ liệu {settings.data_dir} ({exc.holder})",
+                        "dừng bot đó trước, hoặc đặt BANTIN_DATA_DIR khác cho bot này", code=1) from None
+
+
+def add_operator_commands(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:  # type: ignore[type-arg]
+    """`doctor` and `backup`: the operator's commands, beside the newsroom's."""
+    p = sub.add_parser("doctor", parents=[common], help="check settings, data folder, stores, index, templates, token")
+    p.set_defaults(func=None)
+    p = sub.add_parser("backup", parents=[common], help="consistent copy of the stores while the bot runs")
+    p.add_argument("folder", type=Path, metavar="DIR", help="where to write articles.sqlite and bot.sqlite")
+    p.set_defaults(func=cmd_backup)
+
+
+def cmd_backup(args: argparse.Namespace, settings: Settings) -> int:
+    """Online backup of both stores; the index is rebuilt from the store, so it is not copied."""
+    import sqlite3
+
+    from bot.backup import backup
+
+    say = messages(args, settings)
+    try:
+        copied, missing = backup(settings, args.folder)
+    except (OSError, sqlite3.Error) as exc:
+        reason = say.os_reason(exc) if isinstance(exc, OSError) else str(exc)
+        raise UserError(say.say("backup_failed", args.folder, reason), say.say("backup_failed_hint")) from exc
+    if not copied:
+        raise UserError(say.say("backup_nothing", settings.data_dir), say.say("backup_nothing_hint"))
+    for item in copied:
+        print(say.say("backup_copied", item.name, item.path, item.size, item.rows))
+    for name in missing:
+        print(say.say("backup_missing", name))
+    print(say.say("backup_index_note"))
+    return 0
 
 
 def cmd_start(args: argparse.Namespace, settings: Settings) -> int:
-    """The README's out-of-the-box run: ingest the sources, then the bot or the console."""
-    report, update = run_ingest(settings, list(settings.sources), prune=True, create_index=True)
-    print(describe_report(report, update, max_failures=20), file=sys.stderr)
-    if settings.token:
-        return cmd_run(argparse.Namespace(webhook=None, listen=None), settings)
-    print("Chưa có BANTIN_TOKEN: mở bảng trò chuyện ngoại tuyến (Ctrl-D để thoát).", file=sys.stderr)
-    return cmd_chat(argparse.Namespace(lang="vi"), settings)
+    """The README's out-of-the-box run: ingest the sources, then the bot or the console.
+
+    With a token the lock is taken first: a second `start` is refused before it scans anything.
+    """
+    say = messages(args, settings)
+    with _bot_lock(settings) if settings.token else contextlib.nullcontext():
+        report, update = run_ingest(settings, list(settings.sources), prune=True, create_index=True, say=say,
+                                    quiet=args.quiet)
+        print(describe_report(report, update, max_failures=20, say=say), file=sys.stderr)
+        if settings.token:
+            return _run_bot(argparse.Namespace(webhook=None, listen=None), settings)
+    print(say.say("start_console"), file=sys.stderr)
+    return cmd_chat(argparse.Namespace(lang=say.lang), settings)
 
 
 def cmd_digest(args: argparse.Namespace, settings: Settings) -> int:
@@ -302,12 +407,14 @@ def cmd_digest(args: argparse.Namespace, settings: Settings) -> int:
             raise UserError(f"chat {args.chat} chưa đăng ký bản tin",
                             "người dùng đăng ký bằng /subscribe trong Telegram")
         runner = DigestRunner(store, subs, Renderer(), size=settings.digest_size)
+        say = messages(args, settings)
         if args.dry_run:
-            return _print_plan(runner, subs, utcnow(), force=args.now, chat=args.chat, as_json=args.json)
+            return _print_plan(runner, subs, utcnow(), force=args.now, chat=args.chat, as_json=args.json, say=say)
         assert settings.token
-        report = asyncio.run(_send_digests(runner, digest_bot(settings.token, settings.api_url),
-                                           Limits(rate=settings.digest_rate, per_group=60 / settings.group_rate),
-                                           force=args.now, chat=args.chat))
+        with reporter(say, "phase_digest", say.say("unit_digests"), args.quiet) as bar:
+            report = asyncio.run(_send_digests(runner, digest_bot(settings.token, settings.api_url),
+                                               Limits(rate=settings.digest_rate, per_group=60 / settings.group_rate),
+                                               force=args.now, chat=args.chat, progress=bar))
         holder = subs.lock_holder() if report.busy else None
     if report.busy:
         where = f" (pid {holder[1]} trên {holder[0]})" if holder else ""
@@ -316,19 +423,11 @@ def cmd_digest(args: argparse.Namespace, settings: Settings) -> int:
     if args.json:
         print(json.dumps(report.to_json(), ensure_ascii=False, indent=2))
     else:
-        print(f"bản tin: {report.delivered} đã gửi ({report.messages} tin nhắn), {report.empty} không có gì mới, "
-              f"{report.blocked} bị chặn (đã huỷ đăng ký), {report.failed} lỗi, {report.retry_later} để lần sau"
-              + (f", {report.resumed} tiếp tục từ lần trước" if report.resumed else "")
-              + (f", {report.revised} bài đăng ở kênh/nhóm được cập nhật ({report.edited} tin sửa)"
-                 if report.revised else "")
-              + (f", {report.unchanged} kênh/nhóm không có gì mới để sửa" if report.unchanged else "")
-              + (f", {report.notices} biên tập viên được báo bot bị gỡ khỏi kênh/nhóm" if report.notices else "")
-              + (f", {report.interrupted} dừng giữa chừng (sẽ gửi lần sau)" if report.interrupted else "")
-              + f"  ({report.seconds:.1f} s)")
+        print(say.say("digest_summary", report))
     return 1 if report.failed else 0
 
 
-async def _send_digests(runner, bot, limits, *, force: bool, chat: int | None):  # type: ignore[no-untyped-def]
+async def _send_digests(runner, bot, limits, *, force: bool, chat: int | None, progress=None):  # type: ignore[no-untyped-def]
     """Run one broadcast; SIGINT/SIGTERM stop it after the message in flight."""
     import asyncio
     import signal
@@ -343,14 +442,17 @@ async def _send_digests(runner, bot, limits, *, force: bool, chat: int | None): 
         runner.bot_username = bot.username  # links in group and channel digests
         return await runner.run(telegram_sender(bot), limits=limits, force=force, chat=chat,
                                 should_stop=stop.is_set, lock_wait=30.0, edit=telegram_editor(bot),
-                                delete=telegram_deleter(bot))
+                                delete=telegram_deleter(bot), progress=progress)
 
 
-def _print_plan(runner, subs, now, *, force: bool, chat: int | None, as_json: bool) -> int:  # type: ignore[no-untyped-def]
-    """`--dry-run`: what would be sent, as the console shows messages; nothing is recorded."""
+def _print_plan(runner, subs, now, *, force: bool, chat: int | None, as_json: bool,  # type: ignore[no-untyped-def]
+                say: Messages) -> int:
+    """`--dry-run`: what would be sent, as the console shows messages; nothing is recorded.
+    The console's own subscription is shown too: the dry run is how an operator sees it."""
     from bot.console import to_console
+    from bot.subscriptions import CONSOLE_CHAT
 
-    plan = runner.plan(now, force=force, chat=chat)
+    plan = runner.plan(now, force=force, chat=chat, console=True)
     pending = subs.pending(now=now, chat_id=chat)
     if as_json:
         print(json.dumps({"digests": [{"chat_id": s.chat_id, "slot": p.slot_key, "articles": p.articles,
@@ -360,9 +462,8 @@ def _print_plan(runner, subs, now, *, force: bool, chat: int | None, as_json: bo
     for subscriber, planned in plan.items:
         if not planned.parts:
             continue
-        topics = ", ".join(subscriber.topics) or "mọi tin"
-        print(f"── chat {subscriber.chat_id} · {planned.slot_key} · {subscriber.slot} · {topics} · "
-              f"{planned.articles} bài")
+        print(say.say("digest_heading", subscriber.chat_id, planned.slot_key, subscriber.slot,
+                      ", ".join(subscriber.topics), planned.articles, subscriber.chat_id == CONSOLE_CHAT))
         for part in planned.parts:
             print(to_console(part.html))
             labels = [text for row in part.buttons for text, _ in row]
@@ -370,12 +471,45 @@ def _print_plan(runner, subs, now, *, force: bool, chat: int | None, as_json: bo
                 print("  ".join(f"[{label}]" for label in labels))
             print()
     sending = sum(1 for _, p in plan.items if p.parts)
-    print(f"(thử) {sending} bản tin sẽ gửi, {len(plan.items) - sending} không có gì mới, "
-          f"{len(pending)} đang chờ gửi tiếp")
+    print(say.say("digest_plan", sending, len(plan.items) - sending, len(pending)))
     return 0
 
 
 # -- helpers ----------------------------------------------------------------------------------
+
+
+def version() -> str:
+    """The installed distribution's version (what `pip` installed), for `--version` and bug reports."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as dist_version
+
+    try:
+        return dist_version("bantin")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+def _env_lang() -> str:
+    """BANTIN_LANG read directly, for the one command that runs before the settings load."""
+    import os
+
+    lang = os.environ.get("BANTIN_LANG", "").strip().lower()
+    return lang if lang in ("vi", "en") else "vi"
+
+
+def messages(args: argparse.Namespace, settings: Settings) -> Messages:
+    """The command's language: `--lang`, else BANTIN_LANG (Vietnamese by default)."""
+    return Messages(getattr(args, "lang", None) or settings.lang)
+
+
+def reporter(say: Messages, phase: str, unit: str, quiet: bool) -> Reporter:
+    """A progress callback for one phase of long work (bar on a terminal, lines elsewhere)."""
+    return Reporter(say.say(phase), say, unit=unit, quiet=quiet)
+
+
+def _stored(settings: Settings, article_id: str) -> bool:
+    with ArticleStore(settings.store_path, readonly=True) as store:
+        return store.get(article_id) is not None
 
 
 def _open_index(settings: Settings):  # type: ignore[no-untyped-def]
@@ -406,11 +540,44 @@ def _positive(text: str) -> int:
     return value
 
 
-def _fail(message: str, hint: str | None) -> int:
+#: errno → what it means for the data dir, and what to do about it.
+_FULL = ("đĩa đã đầy", "giải phóng chỗ trống trên đĩa rồi chạy lại")
+_READ_ONLY = ("không được phép ghi (ổ chỉ đọc hoặc thiếu quyền)",
+              "cho phép ghi vào thư mục đó, hoặc đặt BANTIN_DATA_DIR một thư mục ghi được")
+_CHECK = "kiểm tra thư mục dữ liệu và ổ đĩa rồi chạy lại"
+_ERRNO = {
+    errno.ENOSPC: _FULL, errno.EDQUOT: _FULL, errno.EFBIG: ("tệp vượt giới hạn kích thước", _FULL[1]),
+    errno.EROFS: _READ_ONLY, errno.EACCES: _READ_ONLY, errno.EPERM: _READ_ONLY,
+    errno.ENOTDIR: ("đường dẫn không phải thư mục", "BANTIN_DATA_DIR phải là một thư mục (không phải tệp)"),
+    errno.EEXIST: ("đường dẫn không phải thư mục", "BANTIN_DATA_DIR phải là một thư mục (không phải tệp)"),
+}
+_SQLITE = {
+    "disk is full": _FULL,
+    "readonly database": _READ_ONLY,
+    "unable to open database file": ("không mở được tệp cơ sở dữ liệu", _READ_ONLY[1]),
+    "disk i/o error": ("lỗi đọc/ghi đĩa (đĩa đầy hoặc hỏng?)", _CHECK),
+}
+
+
+def storage_error(exc: OSError | sqlite3.Error, data_dir: Path) -> tuple[str, str]:
+    """`lỗi:` and `gợi ý:` for a storage failure; the data already stored is left as it was."""
+    if isinstance(exc, OSError):
+        reason, hint = _ERRNO.get(exc.errno or 0, (exc.strerror or type(exc).__name__, _CHECK))
+        where = f" ({exc.filename})" if exc.filename else ""
+        detail = f"{reason}{where}"
+    else:
+        text = str(exc)
+        reason, hint = next((v for k, v in _SQLITE.items() if k in text.lower()), (text, _CHECK))
+        detail = f"{reason} ({text})" if reason != text else text
+    return (f"không ghi được dữ liệu vào {data_dir}: {detail}",
+            f"{hint}; dữ liệu đã lưu trước đó không bị thay đổi")
+
+
+def _fail(message: str, hint: str | None, *, code: int = 2) -> int:
     print(f"lỗi: {message}", file=sys.stderr)
     if hint:
         print(f"gợi ý: {hint}", file=sys.stderr)
-    return 2
+    return code
 
 
 if __name__ == "__main__":

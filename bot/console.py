@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import TextIO
 
 from articles.store import ArticleStore
-from bot.core import Core, Document, Reply
+from bot.console_editor import EditorConsole
+from bot.core import Core, Document, Reply, parse_command
 from bot.render import Renderer
 from bot.settings import Settings
 
@@ -25,15 +26,18 @@ def to_console(reply_html: str) -> str:
 
 
 class Console:
-    """Keeps the buttons of the last reply so `#N` can press them, like a finger on a phone."""
+    """Numbers every button of the session so `#N` can press it, like a finger on a phone: the
+    buttons of earlier messages keep working, as they do in Telegram."""
 
-    def __init__(self, core: Core, language: str = "vi", out: TextIO = sys.stdout, *,
-                 files: Path | None = None) -> None:
+    def __init__(self, core: Core, language: str = "vi", out: TextIO | None = None, *,
+                 files: Path | None = None, editor: EditorConsole | None = None) -> None:
         self.core = core
         self.language = language
-        self.out = out
+        self.out = out if out is not None else sys.stdout
         self.files = files  # where attached files (a long article's .txt) are saved; None: not saved
-        self.buttons: list[tuple[str, str]] = []  # (callback data, query of its message)
+        self.editor = editor  # `bantin chat --editor`: the editors' commands and buttons work too
+        self.buttons: list[tuple[str, str]] = []  # (callback data, query of its message), #1 first
+        self.labels: list[str] = []  # what each of them says
 
     def handle(self, line: str) -> None:
         line = line.strip()
@@ -42,7 +46,11 @@ class Console:
         if re.fullmatch(r"#\d+", line):
             self.press(int(line[1:]))
             return
-        for reply in self.core.message(line, self.language):
+        command = parse_command(line)
+        replies = None
+        if command is not None and self.editor is not None:
+            replies = self.editor.command(command[0], command[2], self.language)
+        for reply in replies if replies is not None else self.core.message(line, self.language):
             self.show(reply)
 
     def press(self, number: int) -> None:
@@ -50,7 +58,9 @@ class Console:
             print(f"(không có nút #{number})", file=self.out)
             return
         data, query = self.buttons[number - 1]
-        result = self.core.callback(data, self.language, message_query=query)
+        result = self.editor.press(data, self.language) if self.editor is not None else None
+        if result is None:
+            result = self.core.callback(data, self.language, message_query=query)
         if result.answer:
             print(f"[{result.answer}]", file=self.out)
         if result.edit:
@@ -62,12 +72,12 @@ class Console:
         print(to_console(reply.html), file=self.out)
         if reply.document is not None:
             self.attach(reply.document)
-        self.buttons = []
         for row in reply.buttons:
             labels = []
             for button in row:
                 if button.data:
                     self.buttons.append((button.data, reply.query or ""))
+                    self.labels.append(button.text)
                     labels.append(f"#{len(self.buttons)} {button.text}")
             if labels:
                 print("  ".join(f"[{label}]" for label in labels), file=self.out)
@@ -86,12 +96,15 @@ class Console:
               file=self.out)
 
 
-def run_console(settings: Settings, *, language: str = "vi", stdin: TextIO = sys.stdin) -> int:
+def run_console(settings: Settings, *, language: str = "vi", stdin: TextIO | None = None,
+                editor: bool = False) -> int:
+    stdin = stdin if stdin is not None else sys.stdin  # read at call time (tests swap sys.stdin)
     with ArticleStore(settings.store_path) as store:
         core = Core(store, settings.index_root, Renderer(), per_page=settings.per_page, bot_username="bantin_bot",
                     digest_time=settings.digest_time, digest_size=settings.digest_size,
                     read_document_chars=settings.read_document_chars)
-        console = Console(core, language, files=settings.data_dir / "files")
+        desk = EditorConsole(settings, core) if editor else None
+        console = Console(core, language, files=settings.data_dir / "files", editor=desk)
         interactive = stdin.isatty()
         console.show(core.command("start", "", language)[0])
         try:
@@ -105,5 +118,7 @@ def run_console(settings: Settings, *, language: str = "vi", stdin: TextIO = sys
         except KeyboardInterrupt:
             pass
         finally:
+            if desk is not None:
+                desk.close()
             core.close()
     return 0

@@ -23,7 +23,7 @@ from articles.store import ArticleStore
 from bot import callbacks as cb
 from bot import digest as dg
 from bot import reading
-from bot.render import MAX_MESSAGE, Renderer, fits, plain_length, safe, strip_bold
+from bot.render import LISTED_TITLE, MAX_MESSAGE, MAX_PER_PAGE, Renderer, fit_listing, plain_length, safe, shorten
 from bot.schedule import VIETNAM, clock_time, next_slot, shift_clock
 from bot.subscriptions import CONSOLE_CHAT, Part, Place, SubscriptionStore, utcnow
 from index.pool import PooledIndex
@@ -34,6 +34,12 @@ MAX_QUERY_CHARS = 200
 #: Words a minute, for the "about N minutes to read" of a long article's file.
 READING_SPEED = 220
 INLINE_PAGE = 10
+#: Inline results, in UTF-16 units: the title and description of the result in the list (Telegram
+#: shows two lines of each), and the title and lead of the message it sends (well within 4096).
+INLINE_TITLE = 256
+INLINE_DESCRIPTION = 200
+INLINE_MESSAGE_TITLE = 1000
+INLINE_LEAD = 600
 _READ_ID = re.compile(r"^[A-Za-z0-9_]{1,40}$")
 _COMMAND = re.compile(r"^/([A-Za-z0-9_]{1,64})(?:@(\w+))?(?:\s+(.*))?$", re.DOTALL)
 READ_COMMANDS = ("xem", "read")
@@ -235,20 +241,29 @@ class Core:
         index = self.index
         if index is None:
             return self.notice("no_index", lang)
-        result = index.search(query.text, page=page, per_page=self.per_page, sort=sort)
+        result = index.search(query.text, page=page, per_page=self.page_size, sort=sort)
         return self._results(result, lang, sort=sort, truncated=query.truncated)
 
     def _results(self, page: SearchPage, lang: str, *, sort: str, truncated: bool) -> Reply:
         first = (page.page - 1) * page.per_page + 1
-        items = [self._item(n, hit) for n, hit in enumerate(page.results, first)]
-        html = self.renderer.render(lang, "results", page=page, items=items, sort=sort, truncated=truncated)
-        if not fits(html):
-            items = [{**item, "snippet": safe(strip_bold(str(item["snippet"])))} for item in items]
-            html = self.renderer.render(lang, "results", page=page, items=items, sort=sort, truncated=truncated)
+        items = [self._item(n, hit, lang) for n, hit in enumerate(page.results, first)]
+        html = fit_listing(lambda rows: self.renderer.render(lang, "results", page=page, items=rows, sort=sort,
+                                                             truncated=truncated), items)
         return Reply(html, self._result_buttons(page, lang, sort), query=page.query)
 
-    def _item(self, number: int, hit: Hit) -> dict[str, Any]:
-        return {"number": number, "hit": hit, "snippet": safe(hit.snippet), "read_command": read_command(hit.id)}
+    def _item(self, number: int, hit: Hit, lang: str) -> dict[str, Any]:
+        return {"number": number, "hit": hit, "title": self._title(hit.title, lang), "snippet": safe(hit.snippet),
+                "read_command": read_command(hit.id)}
+
+    def _title(self, title: str, lang: str) -> str:
+        """An article's title as listed; a label for one without (a bad export must still read well)."""
+        return title.strip() or self.renderer.label(lang, "untitled")
+
+    @property
+    def page_size(self) -> int:
+        """Results per message: BANTIN_PER_PAGE, but never more than MAX_PER_PAGE, so that the
+        same number of results fits every page (page buttons count pages of this size)."""
+        return max(1, min(self.per_page, MAX_PER_PAGE))
 
     def _result_buttons(self, page: SearchPage, lang: str, sort: str) -> tuple[tuple[Button, ...], ...]:
         label = self.renderer.label
@@ -294,16 +309,18 @@ class Core:
     # -- other listings ------------------------------------------------------------------------
 
     def latest(self, lang: str) -> Reply:
-        articles = self.store.latest(self.per_page)
-        items = [{"number": n, "article": a, "read_command": read_command(a.id)} for n, a in enumerate(articles, 1)]
+        articles = self.store.latest(self.page_size)
+        items = [{"number": n, "article": a, "title": self._title(a.title, lang), "read_command": read_command(a.id)}
+                 for n, a in enumerate(articles, 1)]
         buttons = self._read_buttons(lang, [(n, a.id, a.url) for n, a in enumerate(articles, 1)])
-        return Reply(self.renderer.render(lang, "latest", items=items), tuple(buttons))
+        html = fit_listing(lambda rows: self.renderer.render(lang, "latest", items=rows), items)
+        return Reply(html, tuple(buttons))
 
     def about(self, lang: str) -> Reply:
         first, last = self.store.date_range()
-        newest = self.store.first_seen_newest()
+        newest = self.store.first_seen_newest()  # UTC; shown in Vietnam time, like the digests
         return Reply(self.renderer.render(lang, "about", count=self.store.count(), first=first, last=last,
-                                          newest_seen=newest))
+                                          newest_seen=newest.astimezone(VIETNAM) if newest else None))
 
     def related(self, article_id: str, lang: str) -> Reply:
         article = self.store.get(article_id)
@@ -313,9 +330,11 @@ class Core:
         if index is None:
             return self.notice("no_index", lang)
         hits = index.related(article_id, limit=5)
-        items = [self._item(n, hit) for n, hit in enumerate(hits, 1)]
+        items = [self._item(n, hit, lang) for n, hit in enumerate(hits, 1)]
         buttons = self._read_buttons(lang, [(n, hit.id, hit.url) for n, hit in enumerate(hits, 1)])
-        return Reply(self.renderer.render(lang, "related", title=article.title, items=items), tuple(buttons))
+        title = shorten(self._title(article.title, lang), LISTED_TITLE)
+        html = fit_listing(lambda rows: self.renderer.render(lang, "related", title=title, items=rows), items)
+        return Reply(html, tuple(buttons))
 
     def read(self, article_id: str, lang: str) -> list[Reply]:
         """The whole article (`/xem_<id>`, the 📖 button, a deep link), or a polite 'not found'."""
@@ -330,7 +349,7 @@ class Core:
         limits, numbered when there are several; "Tin liên quan" (only) under the last."""
         if self.read_document_chars and len(article.text) > self.read_document_chars:
             return [self.article_document(article, lang)]
-        title, byline = article.title, article.author
+        title, byline = self._title(article.title, lang), article.author
 
         def render(text: str, part: int, parts: int) -> str:
             return self.renderer.render(lang, "article", article=article, title=title, byline=byline, text=text,
@@ -340,7 +359,7 @@ class Core:
         # the first part, the widest "(Part i/n)" on every part, and the blank lines between).
         first = MAX_MESSAGE - plain_length(render("", 1, 1000)) - 4
         if first < MAX_MESSAGE // 2:  # an absurd title or byline must not squeeze out the text
-            title, byline = reading.shorten(title, 300), byline and reading.shorten(byline, 200)
+            title, byline = shorten(title, 300), byline and shorten(byline, 200)
             first = MAX_MESSAGE - plain_length(render("", 1, 1000)) - 4
         rest = MAX_MESSAGE - plain_length(render("", 2, 1000)) - 4
         pieces = reading.split_message_text(article.text, first, rest)
@@ -357,8 +376,9 @@ class Core:
         words = len(article.text.split())
         caption = ""
         for cut in (None, 300, 100):  # a caption is at most 1024 characters: shorten what can be long
-            title = article.title if cut is None else reading.shorten(article.title, cut)
-            byline = article.author if cut is None or not article.author else reading.shorten(article.author, cut)
+            title = self._title(article.title, lang)
+            title = title if cut is None else shorten(title, cut)
+            byline = article.author if cut is None or not article.author else shorten(article.author, cut)
             caption = self.renderer.render(lang, "article_document", article=article, title=title, byline=byline,
                                            chars=len(article.text), minutes=max(1, round(words / READING_SPEED)))
             if plain_length(caption) <= reading.MAX_CAPTION:
@@ -462,7 +482,9 @@ class Core:
         window = dg.recent_window(self.store, now)
         digest = dg.build_digest(window, since=since, topics=topics, matcher=self._topic_matcher(window))
         next_at = next_slot(subscriber.slot, now) if subscriber is not None and active else None
-        parts = dg.render_digest(self.renderer, lang, digest, size=self.digest_size, preview=True, next_at=next_at)
+        status = "active" if active else "none" if subscriber is None else "stopped"
+        parts = dg.render_digest(self.renderer, lang, digest, size=self.digest_size, preview=True, next_at=next_at,
+                                 status=status)
         if not parts:
             return [self.notice("digest_empty", lang, subscribed=active, topics=topics,
                                 since=digest.since.astimezone(VIETNAM),
@@ -546,14 +568,14 @@ class Core:
         items = []
         for hit in result.results:
             article = self.store.get(hit.id)
-            lead = article.lead if article else ""
-            if len(lead) > 600:
-                lead = lead[:600].rsplit(" ", 1)[0] + "…"
-            html = self.renderer.render(lang, "inline_article", hit=hit, lead=lead,
-                                        read_command=None if hit.url else read_command(hit.id),
+            title = self._title(hit.title, lang)
+            lead = shorten(article.lead, INLINE_LEAD) if article else ""
+            html = self.renderer.render(lang, "inline_article", hit=hit, title=shorten(title, INLINE_MESSAGE_TITLE),
+                                        lead=lead, read_command=None if hit.url else read_command(hit.id),
                                         bot_username=self.bot_username or "")
-            description = re.sub(r"<[^>]+>", "", hit.snippet)
-            items.append(InlineItem(inline_id(hit.id), hit.title[:256], _unescape(description)[:200], html, hit.url))
+            description = _unescape(re.sub(r"<[^>]+>", "", hit.snippet))
+            items.append(InlineItem(inline_id(hit.id), shorten(title, INLINE_TITLE),
+                                    shorten(" ".join(description.split()), INLINE_DESCRIPTION), html, hit.url))
         next_offset = str(page + 1) if page < result.pages and page < 50 else ""
         return items, next_offset
 

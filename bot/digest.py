@@ -30,7 +30,7 @@ from whoosh.query import Term
 from articles.model import Article, published_sort_key
 from articles.store import ArticleStore
 from bot import callbacks as cb
-from bot.render import Renderer, fits
+from bot.render import LISTED_TITLE, Renderer, fits, shorten, utf16_len
 from bot.schedule import VIETNAM, looks_like_clock, parse_clock
 from bot.subscriptions import Part
 from index.analysis import fold
@@ -276,20 +276,22 @@ def build_digest(window: Window, *, since: datetime, topics: Sequence[str], matc
 
 
 def render_digest(renderer: Renderer, lang: str, digest: Digest, *, size: int, offset: int = 0,
-                  preview: bool = False, next_at: datetime | None = None) -> list[Part]:
+                  preview: bool = False, next_at: datetime | None = None, status: str = "active") -> list[Part]:
     """Messages for articles [offset, offset+size) of a digest; [] when there is nothing.
 
     Articles are packed into as few messages as Telegram's limits allow; the last one carries a
     "more" button (stateless: the window and the offset) when articles remain, and a settings one.
+    `status` (previews): the reader's subscription, `active`, `stopped` or `none`, for the closing line.
     """
     shown = digest.articles[offset : offset + size]
     if not shown:
         return []
-    groups = _pack([_item(n, a) for n, a in enumerate(shown, offset + 1)])
+    untitled = renderer.label(lang, "untitled")
+    groups = _pack([_item(n, a, untitled) for n, a in enumerate(shown, offset + 1)])
     remaining = max(0, len(digest.articles) - offset - len(shown))
     common = {
-        "preview": preview, "continued": offset > 0, "total": len(digest.articles), "shown": len(shown),
-        "offset": offset, "remaining": remaining, "topics": digest.topics,
+        "preview": preview, "status": status, "continued": offset > 0, "total": len(digest.articles),
+        "shown": len(shown), "offset": offset, "remaining": remaining, "topics": digest.topics,
         "since": digest.since.astimezone(VIETNAM), "next_at": next_at.astimezone(VIETNAM) if next_at else None,
     }
     while True:
@@ -309,12 +311,15 @@ def render_digest(renderer: Renderer, lang: str, digest: Digest, *, size: int, o
     return [Part(html, (tuple(row),) if n == len(pages) else ()) for n, html in enumerate(pages, 1)]
 
 
-def _item(number: int, article: Article) -> dict[str, Any]:
-    date = article.published or article.first_seen
+def _item(number: int, article: Article, untitled: str) -> dict[str, Any]:
+    """One listed article; its title cut to LISTED_TITLE, so that one always fits a message."""
+    # Only the publication date: beside 🗓 the ingest time would pass for one (issue 13).
+    date = article.published
     if isinstance(date, datetime):
         date = date.astimezone(VIETNAM)
     read = f"/xem_{article.id}" if not article.url and _READ_ID.match(article.id) else None
-    return {"number": number, "article": article, "date": date, "read_command": read}
+    title = shorten(article.title.strip(), LISTED_TITLE) or untitled
+    return {"number": number, "article": article, "title": title, "date": date, "read_command": read}
 
 
 def _pack(items: list[dict[str, Any]], *, budget: int = _TEXT_BUDGET, lead: bool = False) -> list[list[dict[str, Any]]]:
@@ -322,10 +327,9 @@ def _pack(items: list[dict[str, Any]], *, budget: int = _TEXT_BUDGET, lead: bool
     groups: list[list[dict[str, Any]]] = [[]]
     text = entities = 0
     for item in items:
-        article: Article = item["article"]
-        cost = len(article.title.encode("utf-16-le")) // 2 + 40 + (len(item["read_command"] or "") + 20)
+        cost = utf16_len(item["title"]) + 40 + (len(item["read_command"] or "") + 20)
         if lead:
-            cost += len((item["lead"] or "").encode("utf-16-le")) // 2
+            cost += utf16_len(item["lead"] or "")
         ents = 2
         if groups[-1] and (text + cost > budget or entities + ents > _ENTITY_BUDGET):
             groups.append([])
@@ -338,7 +342,7 @@ def _pack(items: list[dict[str, Any]], *, budget: int = _TEXT_BUDGET, lead: bool
 
 # -- the layout for groups and channels ------------------------------------------------------------
 
-#: A lead is cut to one line of about this many characters (at a word boundary).
+#: A lead is cut to one line of at most this many UTF-16 units (at a word boundary).
 LEAD_CHARS = 160
 #: Editors' header/footer texts: at most this many characters and lines.
 MAX_NOTE_CHARS = 500
@@ -346,15 +350,8 @@ MAX_NOTE_LINES = 5
 
 
 def one_line(text: str, limit: int = LEAD_CHARS) -> str:
-    """Whitespace collapsed; cut at the last word boundary before `limit`, with an ellipsis."""
-    flat = " ".join(text.split())
-    if len(flat) <= limit:
-        return flat
-    cut = flat[:limit]
-    space = cut.rfind(" ")
-    if space > limit // 2:
-        cut = cut[:space]
-    return cut.rstrip(" ,.;:–-") + "…"
+    """Whitespace collapsed; at most `limit` UTF-16 units, cut between words, with an ellipsis."""
+    return shorten(" ".join(text.split()), limit)
 
 
 def clean_note(raw: str) -> str:
@@ -375,8 +372,9 @@ def render_channel_digest(renderer: Renderer, lang: str, digest: Digest, *, size
     shown = digest.articles[:size]
     if not shown:
         return []
-    items = [{**_item(n, a), "link": link(a), "lead": _lead(a)} for n, a in enumerate(shown, 1)]
-    note_cost = sum(len((note or "").encode("utf-16-le")) // 2 for note in (header, footer))
+    untitled = renderer.label(lang, "untitled")
+    items = [{**_item(n, a, untitled), "link": link(a), "lead": _lead(a)} for n, a in enumerate(shown, 1)]
+    note_cost = sum(utf16_len(note or "") for note in (header, footer))
     groups = _pack(items, budget=_TEXT_BUDGET - note_cost, lead=True)
     common = {"total": len(digest.articles), "shown": len(shown), "remaining": len(digest.articles) - len(shown),
               "topics": digest.topics, "day": now.astimezone(VIETNAM), "header": header, "footer": footer,

@@ -29,7 +29,7 @@ from bot import audit as au
 from bot import callbacks as cb
 from bot.core import Button, CallbackResult, Core, Reply
 from bot.reindex import FULL, SCAN, SCHEDULED, ReindexRunner, Reporter, Run, Silent
-from bot.render import Renderer, fits
+from bot.render import Renderer, fits, shorten, utf16_len
 from bot.settings import Settings
 from bot.usage import QueryCounter
 
@@ -43,6 +43,8 @@ BUTTON_PATTERN = r"^e\|"
 FAILED_PER_PAGE = 8
 #: /failed pages through at most this many failures (newest first); the total is still shown.
 FAILED_LISTED = 800
+#: (path, reason) lengths in UTF-16 units for /failed, tried in turn until a page fits a message.
+FAILED_CUTS = ((90, 160), (60, 100), (30, 40))
 FULL_WORDS = frozenset({"full", "all", "đầy đủ", "day du"})
 
 
@@ -126,14 +128,17 @@ def short_path(source: str, folders: tuple[Path, ...], limit: int = 90) -> str:
         if source.startswith(prefix):
             source = source[len(prefix):]
             break
-    if len(source) > limit:
+    if utf16_len(source) > limit:
         keep = (limit - 1) // 2
-        source = source[:keep] + "…" + source[-keep:]
+        head = shorten(source, keep + 1)[:-1]  # "…" counted in, then dropped
+        tail = shorten(source[::-1], keep + 1)[:-1][::-1]
+        source = head + "…" + tail
     return source
 
 
 def cut(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+    """At most `limit` UTF-16 units (what Telegram counts), with an ellipsis when cut."""
+    return shorten(text, limit)
 
 
 # -- the desk -------------------------------------------------------------------------------------
@@ -221,8 +226,10 @@ class Desk:
         if not final or run.outcome is None:
             return Reply(self.render(lang, "editor_status", **self._run_context(run)))
         outcome = run.outcome
+        top_reasons = [(cut(reason, 160), n) for reason, n in outcome.top_reasons(3)]
         html = self.render(lang, "editor_summary", **self._run_context(run), outcome=outcome,
-                           report=outcome.report, index=outcome.index or {}, top_reasons=outcome.top_reasons(3),
+                           report=outcome.report, index=outcome.index or {}, top_reasons=top_reasons,
+                           error=cut(outcome.error, 500) if outcome.error else None,
                            seconds=number(max(outcome.seconds, 0.1), lang, 0 if outcome.seconds >= 10 else 1))
         buttons: list[Button] = []
         if outcome.failed:
@@ -273,18 +280,20 @@ class Desk:
         pages = max(1, math.ceil(len(listed) / FAILED_PER_PAGE))
         page = min(max(page, 1), pages)
         first = (page - 1) * FAILED_PER_PAGE
-        items = [
-            {"number": n, "path": short_path(source, self.settings.sources), "reason": cut(reason, 160),
-             "seen": local(datetime.fromisoformat(seen))}
-            for n, (source, reason, seen) in enumerate(listed[first : first + FAILED_PER_PAGE], first + 1)
-        ]
-        reasons = [(cut(reason, 80), n) for reason, n in Counter(r for _, r, _ in listed).most_common(3)]
-        html = self.render(lang, "editor_failed", total=total, listed=len(listed), items=items, reasons=reasons,
-                           page=page, pages=pages)
-        while not fits(html) and items:  # unusual paths/reasons: drop from the end rather than fail
-            items.pop()
+        shown = listed[first : first + FAILED_PER_PAGE]
+        common = Counter(r for _, r, _ in listed).most_common(3)
+        html = ""
+        # Paths and reasons are cut shorter until the page fits; never fewer failures, or the
+        # page buttons would skip some.
+        for path_units, reason_units in FAILED_CUTS:
+            items = [{"number": n, "path": short_path(source, self.settings.sources, path_units),
+                      "reason": cut(reason, reason_units), "seen": local(datetime.fromisoformat(seen))}
+                     for n, (source, reason, seen) in enumerate(shown, first + 1)]
+            reasons = [(cut(reason, reason_units // 2), n) for reason, n in common]
             html = self.render(lang, "editor_failed", total=total, listed=len(listed), items=items,
                                reasons=reasons, page=page, pages=pages)
+            if fits(html):
+                break
         nav: list[Button] = []
         if page > 1:
             nav.append(Button(self.label(lang, "prev_page"), encode_button(EditorButton("failed", page - 1, True))))

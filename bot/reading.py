@@ -23,10 +23,6 @@ _NOT_SLUG = re.compile(r"[^a-z0-9]+")
 _VISIBLE = re.compile(r"\S")
 
 
-def utf16_len(text: str) -> int:
-    return len(text.encode("utf-16-le")) // 2
-
-
 def split_message_text(text: str, first: int, rest: int) -> list[str]:
     """Cut `text` into consecutive pieces for successive messages: the first piece's visible text
     (stripped) is at most `first` UTF-16 units, every other piece's at most `rest`.
@@ -85,12 +81,3 @@ def document_filename(title: str, fallback: str) -> str:
 
 def _slug(text: str) -> str:
     return _NOT_SLUG.sub("-", fold(text).lower()).strip("-")
-
-
-def shorten(text: str, limit: int) -> str:
-    """At most `limit` characters, cut between words with an ellipsis (for titles in captions)."""
-    if len(text) <= limit:
-        return text
-    cut = text[: limit - 1]
-    space = cut.rfind(" ")
-    return (cut[:space] if space >= limit // 2 else cut).rstrip() + "…"

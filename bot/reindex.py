@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from articles.ingest import IngestReport, ingest
+from articles.jsonl import where_file
 from articles.store import ArticleStore
 from bot import audit as au
 from bot.settings import Settings
@@ -158,12 +159,13 @@ def forget_gone_failures(store: ArticleStore, sources: tuple[Path, ...], limit: 
     """Drop failures of pages that no longer exist under a scanned folder.
 
     The newsroom fixes a broken page by deleting it as often as by repairing it; without this,
-    /failed would list deleted files forever.
+    /failed would list deleted files forever. A bad JSON Lines line (`<export>:<line>`) stays
+    while its export does.
     """
     folders = [str(p.resolve()) + os.sep for p in sources if p.is_dir()]
     gone = [
         source for source, _reason, _seen in store.failures(limit)
-        if any(source.startswith(f) for f in folders) and not os.path.lexists(source)
+        if any(source.startswith(f) for f in folders) and not os.path.lexists(where_file(source))
     ]
     if gone:
         store.clear_failures(gone)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,15 @@ LANGUAGES = ("vi", "en")
 #: Telegram's limit is 4096 UTF-16 code units after entity parsing; keep a margin.
 MAX_MESSAGE = 4000
 MAX_ENTITIES = 100
+#: Titles in listings (search results, /latest, related, digests) are cut to this many UTF-16
+#: units: a real headline is shorter, and a scraper's 1,600-character "title" must not crowd out the
+#: other results.
+LISTED_TITLE = 200
+#: Most results one message lists (BANTIN_PER_PAGE): even with every title at LISTED_TITLE, the
+#: longest date and `/xem_<id>` line and the longest query, 10 results fit in 4096 characters.
+MAX_PER_PAGE = 10
+#: If a listing still does not fit (many results, snippets already gone), titles shrink in steps.
+_SHORTER_TITLES = (100, 50, 24)
 _TAG = re.compile(r"<(/?)([a-z-]+)[^>]*>")
 
 
@@ -79,8 +89,7 @@ def safe(html_text: str) -> Markup:
 
 def plain_length(html_text: str) -> int:
     """Length Telegram counts: UTF-16 code units of the text after entity parsing."""
-    plain = html.unescape(_TAG.sub("", html_text))
-    return len(plain.encode("utf-16-le")) // 2
+    return utf16_len(html.unescape(_TAG.sub("", html_text)).strip())
 
 
 def entity_count(html_text: str) -> int:
@@ -95,3 +104,53 @@ def strip_bold(html_text: str) -> str:
     """Drop <b> highlighting: the fallback when a page would exceed 100 entities."""
     return html_text.replace("<b>", "").replace("</b>", "")
 
+
+
+def utf16_len(text: str) -> int:
+    """Telegram counts its limits in UTF-16 code units: an emoji or other astral character is 2."""
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
+
+
+def shorten(text: str, limit: int) -> str:
+    """At most `limit` UTF-16 units: cut at the last word boundary in the second half, else
+    anywhere (never inside a surrogate pair), with an ellipsis; whitespace runs stay as they are."""
+    if utf16_len(text) <= limit:
+        return text
+    room, used, end = max(limit - 1, 0), 0, 0  # one unit is for the ellipsis
+    while used + (2 if ord(text[end]) > 0xFFFF else 1) <= room:
+        used += 2 if ord(text[end]) > 0xFFFF else 1
+        end += 1
+    cut = text[:end]
+    space = max(cut.rfind(" "), cut.rfind("\n"))
+    if space >= len(cut) // 2:
+        cut = cut[:space]
+    return cut.rstrip(" \n,.;:–-") + "…"
+
+
+def fit_listing(render: Callable[[list[dict[str, Any]]], str], items: Sequence[dict[str, Any]], *,
+                title: int = LISTED_TITLE) -> str:
+    """Render a list of articles within one message, whatever their data.
+
+    Each item has `title` (plain text, escaped by the template) and may have `snippet` (our own
+    HTML). In order, until the message fits: titles cut to `title` units; snippets without their
+    <b> highlighting (entities); snippets dropped from the last result up; then shorter titles.
+    The number of items never changes here: page buttons count on it (see Core.page_size).
+    """
+    rows = [{**item, "title": shorten(str(item["title"]), title)} for item in items]
+    html_text = render(rows)
+    if fits(html_text):
+        return html_text
+    rows = [{**row, "snippet": safe(strip_bold(str(row["snippet"])))} if row.get("snippet") else row for row in rows]
+    html_text = render(rows)
+    for n in range(len(rows) - 1, -1, -1):
+        if fits(html_text):
+            return html_text
+        if rows[n].get("snippet"):
+            rows[n] = {**rows[n], "snippet": ""}
+            html_text = render(rows)
+    for cap in _SHORTER_TITLES:
+        if fits(html_text):
+            break
+        rows = [{**row, "title": shorten(str(row["title"]), cap)} for row in rows]
+        html_text = render(rows)
+    return html_text

@@ -6,6 +6,7 @@ Precedence: environment > bantin.toml > defaults.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import tomllib
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import articles
+from bot.render import MAX_PER_PAGE
 
 BUNDLED_SAMPLES = Path(articles.__file__).resolve().parent / "samples"
 DEFAULT_API_URL = "https://api.telegram.org"
@@ -58,6 +60,9 @@ class Settings:
     #: Processes that run searches, so a busy bot uses more than one core; each holds its own
     #: decoded index (about the index size in memory). None (`auto`) = one per core, at most 4.
     search_workers: int | None = None
+    #: Language of the command line's own output (summaries, progress, doctor): the editors'
+    #: Vietnamese by default, `en` for an English-speaking operator.
+    lang: str = "vi"
 
     @property
     def search_processes(self) -> int:
@@ -76,6 +81,16 @@ class Settings:
     @property
     def state_path(self) -> Path:
         return self.data_dir / "bot.sqlite"
+
+    @property
+    def webhook_path(self) -> str:
+        """The webhook's URL path: derived from the token, so it is stable and unguessable."""
+        return hashlib.sha256((self.token or "").encode()).hexdigest()[:32]
+
+    @property
+    def webhook_secret_token(self) -> str:
+        """BANTIN_WEBHOOK_SECRET, or one derived from the token (Telegram sends it with each update)."""
+        return self.webhook_secret or hashlib.sha256(b"bantin" + (self.token or "").encode()).hexdigest()
 
 
 #: setting name → (environment variable, parser). The README documents each of these.
@@ -99,6 +114,7 @@ ENV = {
     "scan_minutes": "BANTIN_SCAN_MINUTES",
     "read_document_chars": "BANTIN_READ_DOCUMENT_CHARS",
     "search_workers": "BANTIN_SEARCH_WORKERS",
+    "lang": "BANTIN_LANG",
 }
 
 
@@ -146,6 +162,8 @@ def _convert(name: str, raw: Any, where: str, default: Any) -> Any:
             if not match:
                 raise ValueError("cần giờ dạng HH:MM, từ 00:00 đến 23:59")
             return f"{int(match[1]):02d}:{match[2]}"
+        if name == "per_page" and not 1 <= int(raw) <= MAX_PER_PAGE:
+            raise ValueError(f"cần từ 1 đến {MAX_PER_PAGE} kết quả: nhiều hơn thì một tin nhắn không chứa nổi")
         if name == "digest_size" and not 1 <= int(raw) <= 50:
             raise ValueError("cần từ 1 đến 50 bài")
         if name == "digest_rate" and not 0 < float(raw) <= 30:
@@ -156,6 +174,10 @@ def _convert(name: str, raw: Any, where: str, default: Any) -> Any:
             return _editor_ids(raw)
         if name == "scan_minutes" and not 0 <= int(raw) <= 10080:
             raise ValueError("cần số phút từ 1 đến 10080 (một tuần), hoặc 0 để tắt quét tự động")
+        if name == "lang":
+            if str(raw).strip().lower() not in {"vi", "en"}:
+                raise ValueError("cần vi hoặc en")
+            return str(raw).strip().lower()
         if name == "search_workers":
             if str(raw).strip().lower() == "auto":
                 return None

@@ -419,9 +419,13 @@ class SubscriptionStore:
                 self._cancel_pending(db, chat_id, now, reason)
         return stopped
 
-    def active(self, chat_id: int | None = None) -> list[Subscriber]:
-        """Active subscribers (the console's chat excluded unless asked for by id)."""
-        if chat_id is not None:
+    def active(self, chat_id: int | None = None, *, console: bool = False) -> list[Subscriber]:
+        """Active subscribers (the console's chat excluded unless asked for by id, or with
+        `console`: a dry run shows it too, since that is where an operator tries digests)."""
+        if chat_id is None and console:
+            rows = self._db.execute(
+                f"SELECT {_SUB_COLUMNS} FROM digest_subscribers WHERE active=1 ORDER BY chat_id")
+        elif chat_id is not None:
             rows = self._db.execute(
                 f"SELECT {_SUB_COLUMNS} FROM digest_subscribers WHERE active=1 AND chat_id=?", (chat_id,))
         else:

@@ -58,8 +58,8 @@ def test_parse_human_and_failure(capsys: pytest.CaptureFixture[str], tmp_path: P
     empty.write_bytes(b"")
     assert main(["parse", str(empty), "--json"]) == 1
     assert "rỗng" in json.loads(capsys.readouterr().out)["error"]
-    assert main(["parse", str(tmp_path / "missing.txt")]) == 2
-    assert "lỗi:" in capsys.readouterr().err
+    assert main(["parse", str(tmp_path / "missing.txt")]) == 1  # issue 13: exit 1, like any page that fails
+    assert "không đọc được" in capsys.readouterr().err
 
 
 def test_ingest_search_related_reindex(capsys: pytest.CaptureFixture[str], tmp_path: Path,

@@ -157,7 +157,7 @@ def test_the_offline_console_can_subscribe_too(data: Path, tmp_path: Path) -> No
     console = Console(core, "vi", out=out)
     console.handle("/subscribe 6h30")
     console.handle("/settings")
-    console.handle("#5")  # the 21:00 preset
+    console.handle(f"#{console.labels.index('21:00') + 1}")  # the preset (buttons count across the session)
     core.close()
     store.close()
     assert "06:30" in out.getvalue() and "21:00" in out.getvalue()

@@ -385,6 +385,19 @@ def test_failed_pages_are_listed_within_telegram_limits(desk: editors.Desk, sett
 
 
 @pytest.mark.parametrize("lang", ["vi", "en"])
+def test_failed_page_with_emoji_paths_and_reasons_keeps_all_eight(desk: editors.Desk, settings: Settings,
+                                                                  lang: str) -> None:
+    """An emoji is two UTF-16 units: cuts counted in characters overflowed, and failures were
+    dropped from the page, so the page buttons never reached them (issue 12, item 6)."""
+    folder = settings.sources[0].resolve()
+    for n in range(8):
+        desk.core.store.record_failure(f"{folder}/{'📁' * 120}/trang-{n}.txt", "<lỗi> &" + "😀" * 400,
+                                       now=datetime(2026, 11, 20, tzinfo=UTC) + timedelta(minutes=n))
+    text = valid(desk.failed_page(lang))
+    assert all(f"{n}. " in text for n in range(1, 9)) and "…" in text
+
+
+@pytest.mark.parametrize("lang", ["vi", "en"])
 def test_stats_cover_the_archive_subscribers_runs_index_and_queries(desk: editors.Desk, settings: Settings,
                                                                      lang: str) -> None:
     stats = desk.collect_stats()

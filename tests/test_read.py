@@ -17,8 +17,8 @@ from articles.store import ArticleStore
 from bot import callbacks as cb
 from bot.console import Console
 from bot.core import Core, Reply, read_deep_link
-from bot.reading import MAX_CAPTION, document_filename, split_message_text, utf16_len
-from bot.render import Renderer
+from bot.reading import MAX_CAPTION, document_filename, split_message_text
+from bot.render import Renderer, utf16_len
 from bot.settings import SettingsError, load_settings
 from index.maintenance import update_index
 from tests.conftest import SAMPLES
