@@ -34,9 +34,9 @@ PHRASE_CANDIDATES = 1000
 #: How many of the best candidates are re-ranked from their stored text.
 RERANK_DEPTH = 20
 #: Re-rank factors: 1 + EXACT_HEAD * share² for the share of adjacent query pairs (or, for one
-#: word, of words) in title + lead with exactly the typed accents; 1 - MISACCENT * share for the share of words found (folded) but never
-#: with their typed accents; 1 + BODY_PAIR * share for the share of adjacent query pairs
-#: adjacent in the body.
+#: word, of words) in title + lead with exactly the typed accents; 1 - MISACCENT * share for the
+#: share of words found (folded) but never with their typed accents; 1 + BODY_PAIR * share for
+#: the share of adjacent query pairs adjacent in the body.
 EXACT_HEAD = 0.5
 MISACCENT = 0.5
 BODY_PAIR = 0.2
