@@ -11,7 +11,6 @@ scored with Whoosh's BM25F. So "hoi dong nhan dan" ranks by "hoi_dong", "dong_nh
 from __future__ import annotations
 
 import re
-import time
 import unicodedata
 from collections.abc import Callable, Iterator
 from itertools import pairwise
@@ -19,7 +18,8 @@ from typing import Any
 
 from whoosh.analysis import Token, Tokenizer
 
-from bench.search import CACHE, ensure_store
+from articles.model import Article
+from bench.search import CACHE
 
 FOLDER = CACHE / "bigram-index"
 DEPTH = 10
@@ -84,27 +84,22 @@ def bigram_baseline() -> Callable[[str], list[str]]:
     from whoosh import fields, index
     from whoosh.query import Or, Term
 
+    from bench.relevance import build_once
+
     text_fields = list(FIELD_BOOST)
     spec: dict[str, Any] = {"id": fields.ID(stored=True, unique=True)}
     for name in text_fields:
         spec[f"{name}_bi"] = fields.TEXT(analyzer=_ListTokenizer(bigram=True), phrase=False)
         spec[f"{name}_uni"] = fields.TEXT(analyzer=_ListTokenizer(bigram=False), phrase=False)
     schema = fields.Schema(**spec)
-    if not (FOLDER / "complete").exists():
-        started = time.perf_counter()
-        FOLDER.mkdir(parents=True, exist_ok=True)
-        ix = index.create_in(str(FOLDER), schema)
-        writer = ix.writer(procs=2, multisegment=True, limitmb=512)
-        with ensure_store() as store:
-            for article in store.iter_articles():
-                parts = {"title": article.title, "sapo": article.lead, "body": article.body}
-                doc: dict[str, str] = {"id": article.id}
-                for name, value in parts.items():
-                    doc[f"{name}_bi"] = doc[f"{name}_uni"] = value
-                writer.add_document(**doc)
-        writer.commit()
-        (FOLDER / "complete").write_text("ok\n")
-        print(f"  built the bigram baseline in {time.perf_counter() - started:.0f} s", flush=True)
+
+    def document(article: Article) -> dict[str, str]:
+        doc = {"id": article.id}
+        for name, value in {"title": article.title, "sapo": article.lead, "body": article.body}.items():
+            doc[f"{name}_bi"] = doc[f"{name}_uni"] = value
+        return doc
+
+    build_once(FOLDER, schema, "bigram", document)
     searcher = index.open_dir(str(FOLDER)).searcher()
 
     def search(query: str) -> list[str]:

@@ -5,13 +5,15 @@
 
 For every topic, the top 10 of each ranking (ours, naive, folded, bigram — see bench/relevance.py
 and bench/bigram.py) is taken for the query as written and without diacritics (đ→d), over the
-full shared corpus. Documents already judged keep their grade; the others are written to a
-tab-separated judging sheet (default bench/.cache/judge-sheet.tsv: topic, doc id, an empty grade
-column, the query, the topic's rule, title, lead, start of body). Fill the grade column (2, 1 or
-0, by reading title and lead against the topic's rule) and `--apply` the sheet: rows with a grade
-are added to the topic's qrels, the ranking names go into the set's pool record. After a ranking
-change, `--only ours` pools just the new top 10s; `bench/relevance.py` also counts the unjudged
-documents in every run's top 10, so a ranking that surfaces new documents is visible.
+full shared corpus; a topic with fewer than 5 relevant judged documents also gets a manual
+"phrase" run (up to 10 documents containing the exact query, see `phrase_run`). Documents
+already judged keep their grade; the others are written to a tab-separated judging sheet
+(default bench/.cache/judge-sheet.tsv: topic, doc id, an empty grade column, the query, the
+topic's rule, title, lead, start of body). Fill the grade column (2, 1 or 0, by reading title
+and lead against the topic's rule) and `--apply` the sheet: rows with a grade are added to the
+topic's qrels. After a ranking change, `--only ours` pools just the new top 10s (record the new
+run under "pool" in the set); `bench/relevance.py` also counts the unjudged documents in every
+run's top 10, so a ranking that surfaces new documents is visible.
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ SHEET = CACHE / "judge-sheet.tsv"
 DEPTH = 10
 TOPICAL_VARIANTS: dict[str, Callable[[str], str]] = {"accented": lambda q: q, "unaccented": fold}
 RANKINGS = ("ours", "naive", "folded", "bigram")
+#: A topic with fewer relevant judged documents than this is "thin": the phrase run supplements it.
+THIN = 5
 
 
 def load_set(path: Path = TOPICAL_SET) -> dict[str, Any]:
@@ -57,10 +61,35 @@ def ranking(name: str) -> Callable[[str], list[str]]:
     return relevance.baseline(name)
 
 
+def phrase_run(topics: list[dict[str, Any]]) -> dict[str, list[str]]:
+    """A manual run for thin topics: up to 10 documents (id order) with the exact query phrase.
+
+    Shallow pools can miss most relevant documents of a topic none of the rankings handles well
+    (issue 14's own examples). Title or lead is tried first, then anywhere in the text.
+    """
+    thin = {t["id"]: t["query"].lower() for t in topics if sum(g > 0 for g in t.get("qrels", {}).values()) < THIN}
+    in_lead: dict[str, list[str]] = {tid: [] for tid in thin}
+    anywhere: dict[str, list[str]] = {tid: [] for tid in thin}
+    with ensure_store() as store:
+        for article in store.iter_articles():
+            head, body = f"{article.title} {article.lead}".lower(), article.body.lower()
+            for tid, phrase in thin.items():
+                if phrase in head:
+                    in_lead[tid].append(article.id)
+                elif phrase in body:
+                    anywhere[tid].append(article.id)
+    return {tid: sorted(in_lead[tid] or anywhere[tid])[:DEPTH] for tid in thin}
+
+
 def pool(topics: list[dict[str, Any]], names: tuple[str, ...]) -> dict[str, dict[str, set[str]]]:
     """topic id → doc id → the runs ("ours/accented", …) that put it in their top 10."""
     pooled: dict[str, dict[str, set[str]]] = {t["id"]: {} for t in topics}
     for name in names:
+        if name == "phrase":
+            for tid, docs in phrase_run(topics).items():
+                for doc in docs:
+                    pooled[tid].setdefault(doc, set()).add("phrase")
+            continue
         search = ranking(name)
         for topic in topics:
             for variant, transform in TOPICAL_VARIANTS.items():
@@ -110,12 +139,17 @@ def apply_sheet(data: dict[str, Any], sheet: Path) -> int:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--only", choices=RANKINGS, action="append", help="pool only these rankings")
+    parser.add_argument(
+        "--only", choices=(*RANKINGS, "phrase"), action="append", help="pool only these rankings (or the phrase run)"
+    )
     parser.add_argument("--sheet", type=Path, default=SHEET, help=f"judging sheet (default {SHEET})")
     parser.add_argument("--apply", type=Path, metavar="SHEET", help="merge a graded sheet into the set")
     args = parser.parse_args()
     data = load_set()
     if args.apply:
+        if not args.apply.is_file():
+            print(f"no judging sheet at {args.apply}", file=sys.stderr)
+            return 2
         added = apply_sheet(data, args.apply)
         save_set(data)
         judged = sum(len(t.get("qrels", {})) for t in data["topics"])
@@ -124,7 +158,7 @@ def main() -> int:
     if not CORPUS.exists():
         print(f"shared corpus not found at {CORPUS}; nothing to pool", file=sys.stderr)
         return 2
-    names = tuple(args.only or RANKINGS)
+    names = tuple(args.only or (*RANKINGS, "phrase"))
     pooled = pool(data["topics"], names)
     sizes = [len(docs) for docs in pooled.values()]
     unjudged = write_sheet(data, pooled, args.sheet)

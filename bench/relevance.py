@@ -36,6 +36,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from articles.model import Article  # noqa: E402
 from bench import topical  # noqa: E402
 from bench.search import CACHE, CORPUS, STORE, ensure_store  # noqa: E402
 from index.analysis import FoldFilter, fold, place_tone  # noqa: E402
@@ -91,6 +92,23 @@ def ours() -> Callable[[str], list[str]]:
     return lambda q: [hit.id for hit in index.search(q, per_page=DEPTH).results]
 
 
+def build_once(folder: Path, schema: Any, name: str, document: Callable[[Article], dict[str, str]]) -> None:
+    """Indexes the whole corpus into `folder` unless a previous run finished it (marked `complete`)."""
+    from whoosh import index
+
+    if (folder / "complete").exists():
+        return
+    started = time.perf_counter()
+    folder.mkdir(parents=True, exist_ok=True)
+    writer = index.create_in(str(folder), schema).writer(procs=2, multisegment=True, limitmb=512)
+    with ensure_store() as store:
+        for article in store.iter_articles():
+            writer.add_document(**document(article))
+    writer.commit()
+    (folder / "complete").write_text("ok\n")
+    print(f"  built the {name} baseline in {time.perf_counter() - started:.0f} s", flush=True)
+
+
 def baseline(name: str) -> Callable[[str], list[str]]:
     from whoosh import fields, index
     from whoosh.analysis import StandardAnalyzer
@@ -103,17 +121,7 @@ def baseline(name: str) -> Callable[[str], list[str]]:
         title=fields.TEXT(analyzer=analyzer),
         body=fields.TEXT(analyzer=analyzer),
     )
-    if not (folder / "complete").exists():
-        started = time.perf_counter()
-        folder.mkdir(parents=True, exist_ok=True)
-        ix = index.create_in(str(folder), schema)
-        writer = ix.writer(procs=2, multisegment=True, limitmb=512)
-        with ensure_store() as store:
-            for article in store.iter_articles():
-                writer.add_document(id=article.id, title=article.title, body=article.text)
-        writer.commit()
-        (folder / "complete").write_text("ok\n")
-        print(f"  built the {name} baseline in {time.perf_counter() - started:.0f} s", flush=True)
+    build_once(folder, schema, name, lambda a: {"id": a.id, "title": a.title, "body": a.text})
     ix = index.open_dir(str(folder))
     parser = MultifieldParser(["title", "body"], ix.schema)
     searcher = ix.searcher()

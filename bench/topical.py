@@ -88,11 +88,11 @@ def summarise(
 
 def print_table(summaries: dict[str, dict[str, dict[str, dict[str, float]]]], variants: list[str]) -> None:
     """summaries: split → system → variant → figures."""
-    header = "".join(f"{f'{m} {v[:5]}':>12}" for m in ("nDCG@10", "P@5", "P@5²") for v in variants)
+    header = "".join(f"{f'{m} {v[:3]}':>13}" for m in ("nDCG@10", "P@5", "P@5²") for v in variants)
     for split, by_system in summaries.items():
         print(f"\n{split:<10}{header}{'unjudged@10':>13}")
         for system, by_variant in by_system.items():
-            cells = "".join(f"{by_variant[v][m]:>12.4f}" for m in ("ndcg", "p5", "p5_strict") for v in variants)
+            cells = "".join(f"{by_variant[v][m]:>13.4f}" for m in ("ndcg", "p5", "p5_strict") for v in variants)
             unjudged = "/".join(str(int(by_variant[v]["unjudged"])) for v in variants)
             print(f"{system:<10}{cells}{unjudged:>13}")
 
