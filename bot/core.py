@@ -333,6 +333,11 @@ class Core:
     def _result_buttons(self, page: SearchPage, lang: str, sort: str) -> tuple[tuple[Button, ...], ...]:
         label = self.renderer.label
         rows: list[tuple[Button, ...]] = []
+        if page.suggestion:
+            # "Did you mean" as a button: the corrected search, page 1 (only when it fits in the data)
+            data = cb.encode(cb.PageButton(1, "relevance", page.suggestion))
+            if not data.endswith(cb.QUERY_IN_MESSAGE):
+                rows.append((Button(label(lang, "suggestion_button", page.suggestion), data),))
         first = (page.page - 1) * page.per_page + 1
         related = [
             Button(label(lang, "related_button", n), cb.encode(cb.RelatedButton(hit.id)))

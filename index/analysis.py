@@ -19,7 +19,7 @@ import re
 import unicodedata
 from collections.abc import Iterator
 from functools import lru_cache
-from itertools import chain
+from itertools import chain, pairwise
 from typing import Any
 
 from whoosh.analysis import Filter, MultiFilter, Token, Tokenizer
@@ -339,6 +339,44 @@ def vietnamese_analyzer(*, exact: bool = True, bigrams: bool = True) -> Composit
     if bigrams:
         analyzer = analyzer | IndexOnlyFilter(BigramFilter())
     return analyzer | IndexOnlyFilter(FoldFilter(keep_exact=exact))
+
+
+class PairTokenizer(Tokenizer):
+    """Only the folded bigrams of a text ("dang_vien"), never across punctuation, in one pass.
+
+    For the `pairs` field, which exists so that a multi-syllable word counts as a unit in the
+    body too. Folding the whole value once and skipping Token bookkeeping beyond the text keeps
+    it cheap; the cost that remains is Whoosh writing one posting per distinct bigram.
+    """
+
+    def __eq__(self, other: object) -> bool:
+        return self.__class__ is other.__class__
+
+    def __hash__(self) -> int:
+        return hash(self.__class__)
+
+    def __call__(
+        self,
+        value: str,
+        positions: bool = False,
+        chars: bool = False,
+        keeporiginal: bool = False,
+        removestops: bool = True,
+        start_pos: int = 0,
+        start_char: int = 0,
+        tokenize: bool = True,
+        mode: str = "",
+        **kwargs: Any,
+    ) -> Iterator[Token]:
+        token = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
+        token.boost = 1.0
+        token.stopped = False
+        folded = fold(unicodedata.normalize("NFC", value).lower())
+        for phrase in _PHRASE_BREAK.split(folded):
+            words = _WORD.findall(phrase)
+            for left, right in pairwise(words):
+                token.text = left + BIGRAM_SEP + right
+                yield token
 
 
 def query_syllables(text: str) -> list[tuple[str, bool]]:

@@ -20,9 +20,11 @@ import itertools
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from functools import cached_property, lru_cache
 
 from whoosh.query import And, AndMaybe, AndNot, DisjunctionMax, NullQuery, Or, Query, Term
 
+from bantin.index.abbreviations import ABBREVIATIONS
 from bantin.index.analysis import BIGRAM_SEP, breaks_phrase, fold, query_syllables
 
 #: Longer queries are cut: beyond this many words a query is a pasted paragraph, and every
@@ -37,12 +39,15 @@ TEXT = 1.0
 EXACT = 0.8  # extra, as a share of the field's weight, when the accents typed match exactly
 BIGRAM = 0.5  # adjacent words, as a share of the field's weight
 PHRASE_BIGRAM = 2.0  # the same for words the user quoted
+BODY_BIGRAM = 2.0  # adjacent words in the `pairs` field (the article's first paragraphs)
+ALTERNATIVE = 1.0  # another spelling (abbreviation ↔ expansion), per query word it stands for
 TIEBREAK = 0.5  # what the other fields of a group add, as a share of their score
 
 _QUOTES = str.maketrans({c: '"' for c in "“”„‟«»＂″"})
 _DASHES = "-−–—"
 _SPACE = re.compile(r"\s+")
 _EDGES = re.compile(r"([\W_]*).*?([\W_]*)", re.DOTALL)
+_TYPED = re.compile(r"[^\W_]+")  # the tokenizer's syllables, before lower-casing
 _CHUNK = re.compile(r'(?P<neg>[-−–—]?)"(?P<phrase>[^"]*)"|(?P<word>\S+)')
 
 # Date expressions, matched on the folded lower-case query. The look-arounds keep "2/2017" inside
@@ -70,10 +75,23 @@ class Word:
     exact: str
     folded: str
     joined: bool = True
+    upper: bool = False  # typed in capitals ("TU"): an abbreviation, not the syllable "tu"
 
     @property
     def accented(self) -> bool:
         return self.exact != self.folded
+
+
+@dataclass(frozen=True)
+class Alternative:
+    """Other spellings of `words[start:end]`: an abbreviation and what it stands for (either way)."""
+
+    start: int
+    end: int
+    forms: tuple[tuple[Word, ...], ...]
+
+    def slots(self, words: tuple[Word, ...]) -> frozenset[str]:
+        return frozenset(w.folded for w in words[self.start : self.end])
 
 
 @dataclass(frozen=True)
@@ -100,16 +118,22 @@ class ParsedQuery:
             return None
         return f"{self.year:04d}" if self.month is None else f"{self.year:04d}-{self.month:02d}"
 
-    def without_date(self) -> ParsedQuery:
-        """The same query with the date read as words, for when the date filter finds nothing."""
+    def without_date(self, *, as_words: bool = True) -> ParsedQuery:
+        """The same query without its date filter, the date read as words (or dropped), for when
+        the date filter finds nothing."""
         if self.year is None:
             return self
-        words = (self.words + self.date_words)[:MAX_WORDS]
+        words = (self.words + self.date_words)[:MAX_WORDS] if as_words else self.words
         return ParsedQuery(words, self.phrases, self.excluded, truncated=self.truncated)
 
     def text(self) -> str:
         """The query as words, for display and suggestions."""
         return " ".join(w.exact for w in self.words)
+
+    @cached_property
+    def alternatives(self) -> tuple[Alternative, ...]:
+        """Abbreviations in the query and their expansions, and expansions and their abbreviations."""
+        return find_alternatives(self.words)
 
 
 def parse_query(text: object) -> ParsedQuery:
@@ -133,13 +157,21 @@ def parse_query(text: object) -> ParsedQuery:
     phrases: list[tuple[Word, ...]] = []
     excluded: list[tuple[Word, ...]] = []
     tail: str | None = None  # what ended the previous plain chunk (None: no plain chunk before)
+    naming = False  # the last chunk was an exclusion that a capitalised name may continue
     for match in _CHUNK.finditer(text):
         if match.group("word") is not None:
             chunk = match.group("word")
+            if naming and chunk[0].isupper() and excluded:
+                # "-miền Trung", "-tỉnh Gia Lai": a common noun and the name it heads, excluded whole
+                excluded[-1] += _words(chunk)
+                naming = chunk[-1].isalnum()
+                continue
+            naming = False
             if chunk[0] in _DASHES and len(chunk) > 1:
                 negated = _words(chunk[1:])
                 if negated:
                     excluded.append(negated)
+                    naming = chunk[1].isalpha() and chunk[-1].isalnum()
                 tail = None
                 continue
             edges = _EDGES.fullmatch(chunk)
@@ -147,7 +179,7 @@ def parse_query(text: object) -> ParsedQuery:
             words.extend(_words(chunk, joined=tail is not None and not breaks_phrase(tail + lead)))
             tail = end
         else:
-            tail = None
+            tail, naming = None, False
             phrase = _words(match.group("phrase"))
             if not phrase:
                 continue
@@ -190,13 +222,45 @@ def match_query(parsed: ParsedQuery) -> Query:
 
     Its terms have boost 0: matching is all they do, `rank_query` does the scoring.
     """
-    folded = list(dict.fromkeys(w.folded for w in parsed.words))
-    if not folded:
+    if not parsed.words:
         return NullQuery
-    terms: list[Query] = [Term("text", f, boost=0.0) for f in folded]
-    positive = terms[0] if len(terms) == 1 else And(terms)
+    spans = {i: alt for alt in parsed.alternatives for i in range(alt.start, alt.end)}
+    terms: list[Query] = []
+    seen: set[str] = set()
+    for i, word in enumerate(parsed.words):
+        alt = spans.get(i)
+        if alt is not None:
+            if i == alt.start:
+                own = _all([Term("text", w.folded, boost=0.0) for w in parsed.words[alt.start : alt.end]])
+                terms.append(Or([own, *(_form_match(form) for form in alt.forms)]))
+        elif word.folded not in seen:
+            terms.append(Term("text", word.folded, boost=0.0))
+        seen.add(word.folded)
+    positive = _all(terms)
     negative = exclusion_query(parsed)
     return positive if negative is NullQuery else AndNot(positive, negative)
+
+
+def _all(terms: list[Query]) -> Query:
+    return terms[0] if len(terms) == 1 else And(terms)
+
+
+def _form_match(form: tuple[Word, ...]) -> Query:
+    """An alternative spelling matches as one word, or as its adjacent pairs (a written-out name)."""
+    if len(form) == 1:
+        return Term("text", form[0].folded, boost=0.0)
+    return _all([Term("pairs", a.folded + BIGRAM_SEP + b.folded, boost=0.0) for a, b in itertools.pairwise(form)])
+
+
+class Unit(DisjunctionMax):
+    """A rank group; `slots` are the (folded) query words it counts for in the coverage factor."""
+
+    def __init__(
+        self, subqueries: list[Query], *, tiebreak: float, slots: frozenset[str], boost: float = 1.0, kind: str = "word"
+    ):
+        super().__init__(subqueries, boost=boost, tiebreak=tiebreak)
+        self.slots = slots
+        self.kind = kind  # "word", "pair" (adjacent query words) or "form" (another spelling)
 
 
 def exclusion_query(parsed: ParsedQuery) -> Query:
@@ -230,7 +294,7 @@ def rank_query(parsed: ParsedQuery) -> Query:
             else:
                 fields.append(Term(fieldname, word.folded, boost=base))
         fields.append(Term("text", word.folded, boost=TEXT))
-        groups.append(DisjunctionMax(fields, tiebreak=TIEBREAK))
+        groups.append(Unit(fields, tiebreak=TIEBREAK, slots=frozenset([word.folded])))
     pairs: dict[str, float] = {}
     for left, right in itertools.pairwise(parsed.words):
         if right.joined and left.folded != right.folded:
@@ -239,11 +303,91 @@ def rank_query(parsed: ParsedQuery) -> Query:
         for left, right in itertools.pairwise(phrase):
             pairs[left.folded + BIGRAM_SEP + right.folded] = PHRASE_BIGRAM
     for pair, weight in pairs.items():
-        fields = [Term("title", pair, boost=TITLE * weight), Term("lead", pair, boost=LEAD * weight)]
-        groups.append(DisjunctionMax(fields, tiebreak=TIEBREAK))
+        fields = [
+            Term("title", pair, boost=TITLE * weight),
+            Term("lead", pair, boost=LEAD * weight),
+            Term("pairs", pair, boost=TEXT * BODY_BIGRAM * weight / BIGRAM),
+        ]
+        groups.append(Unit(fields, tiebreak=TIEBREAK, slots=frozenset(pair.split(BIGRAM_SEP)), kind="pair"))
+    for alt in parsed.alternatives:
+        slots = alt.slots(parsed.words)
+        for form in alt.forms:
+            groups.append(_form_group(form, slots, ALTERNATIVE * len(slots)))
     if not groups:
         return NullQuery
     return groups[0] if len(groups) == 1 else Or(groups)
+
+
+def _form_group(form: tuple[Word, ...], slots: frozenset[str], boost: float) -> Query:
+    """The rank group of an alternative spelling: one word, or its pairs, best field wins."""
+    if len(form) == 1:
+        f = form[0].folded
+        fields: list[Query] = [Term("title", f, boost=TITLE), Term("lead", f, boost=LEAD), Term("text", f, boost=TEXT)]
+    else:
+        share = 1.0 / (len(form) - 1)
+        pairs = [a.folded + BIGRAM_SEP + b.folded for a, b in itertools.pairwise(form)]
+        fields = [
+            Or([Term(name, p, boost=base * share) for p in pairs])
+            for name, base in (("title", TITLE), ("lead", LEAD), ("pairs", TEXT))
+        ]
+    return Unit(fields, tiebreak=TIEBREAK, slots=slots, boost=boost, kind="form")
+
+
+# -- abbreviations ----------------------------------------------------------------------------------
+
+_SYLLABLE_SHAPE = re.compile(r"(?:ngh|ng|nh|ch|gh|gi|kh|ph|qu|th|tr|[bcdghklmnpqrstvx])?[aeiouy]+(?:ch|ng|nh|[cmnpt])?")
+
+
+def _spelling_words(spelling: str) -> tuple[Word, ...]:
+    return _words(unicodedata.normalize("NFC", spelling))
+
+
+def _usable_form(form: tuple[Word, ...]) -> bool:
+    """A one-syllable abbreviation that is also a common syllable ("tu") cannot be searched for."""
+    return len(form) > 1 or _SYLLABLE_SHAPE.fullmatch(form[0].folded) is None
+
+
+@lru_cache(maxsize=1)
+def _abbreviation_table() -> dict[tuple[str, ...], tuple[tuple[Word, ...], ...]]:
+    """Folded spelling → every equivalent spelling (rows sharing a spelling are merged)."""
+    groups: dict[tuple[str, ...], dict[tuple[str, ...], tuple[Word, ...]]] = {}
+    for row in ABBREVIATIONS:
+        forms = {tuple(w.folded for w in form): form for form in map(_spelling_words, row)}
+        merged = dict(forms)
+        for key in forms:
+            merged.update(groups.get(key, {}))
+        for key in merged:
+            groups[key] = merged
+    return {key: tuple(forms[k] for k in sorted(forms)) for key, forms in groups.items()}
+
+
+
+def find_alternatives(words: tuple[Word, ...]) -> tuple[Alternative, ...]:
+    """Spans of the query found in the abbreviation table, longest first, not overlapping.
+
+    A one-syllable spelling that is also an ordinary syllable ("TU" = tỉnh ủy, "tu") counts only
+    when typed in capitals.
+    """
+    table = _abbreviation_table()
+    longest = max(len(key) for key in table)
+    found: list[Alternative] = []
+    folded = [w.folded for w in words]
+    i = 0
+    while i < len(words):
+        for size in range(min(longest, len(words) - i), 0, -1):
+            key = tuple(folded[i : i + size])
+            forms = table.get(key)
+            if forms is None:
+                continue
+            if size == 1 and not words[i].upper and not _usable_form(words[i : i + 1]):
+                continue
+            others = tuple(f for f in forms if tuple(w.folded for w in f) != key and _usable_form(f))
+            if others:
+                found.append(Alternative(i, i + size, others))
+                i += size - 1
+                break
+        i += 1
+    return tuple(found)
 
 
 def phrase_pattern(phrase: tuple[Word, ...]) -> re.Pattern[str]:
@@ -265,9 +409,13 @@ def _clean(text: str) -> str:
 def _words(text: str, *, joined: bool = False) -> tuple[Word, ...]:
     """The syllables of a piece of text; the first is `joined` only if asked (adjacent chunks)."""
     out: list[Word] = []
-    for i, (exact, boundary) in enumerate(query_syllables(text)):
+    syllables = query_syllables(text)
+    typed = _TYPED.findall(unicodedata.normalize("NFC", text))
+    if len(typed) != len(syllables):
+        typed = [""] * len(syllables)
+    for i, ((exact, boundary), original) in enumerate(zip(syllables, typed, strict=True)):
         link = joined if i == 0 else not boundary
-        out.append(Word(exact, fold(exact), link))
+        out.append(Word(exact, fold(exact), link, len(original) > 1 and original.isupper()))
     return tuple(out)
 
 

@@ -28,13 +28,15 @@ from bantin.index.budget import Budget, SearchTimeout, current_deadline
 from bantin.index.engine import Engine
 from bantin.index.layout import current_generation, dir_size, pointer_stamp, read_meta
 from bantin.index.query import MAX_CHARS, parse_query
-from bantin.index.ranking import RELAX_BELOW, Ranking
-from bantin.index.related import related_docnums
+from bantin.index.ranking import Ranking
+from bantin.index.related import Fingerprint, related_docnums
 from bantin.index.schema import SCHEMA, SCHEMA_VERSION
 from bantin.index.snippets import make_snippet
-from bantin.index.suggest import Suggester
+from bantin.index.suggest import RARE, Suggester
 
 MAX_PER_PAGE = 50
+#: Below this many matches, a query is always checked for typos; above, only when a word is rare.
+SUGGEST_BELOW = 3
 SORTS = ("relevance", "newest")
 _OPEN_RETRIES = 5
 
@@ -71,6 +73,9 @@ class Hit:
     url: str | None
     snippet: str
     score: float
+    #: Near-duplicates of this article (the same story again) left out of this page; they come
+    #: first on the next one.
+    similar: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -98,9 +103,11 @@ class SearchPage:
     truncated: bool = False
     #: The search's deadline passed before it finished: nothing was found, nothing is certain.
     timed_out: bool = False
+    #: A month or year filter ("2023", "2023-09") that no article matched, so it was lifted.
+    date_dropped: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        """The `bantin search --json` contract, plus pages/per_page/relaxed."""
+        """The `bantin search --json` contract, plus pages/per_page/relaxed/date_dropped."""
         return {
             "query": self.query,
             "total": self.total,
@@ -110,6 +117,7 @@ class SearchPage:
             "pages": self.pages,
             "per_page": self.per_page,
             "relaxed": self.relaxed,
+            "date_dropped": self.date_dropped,
         }
 
 
@@ -238,13 +246,15 @@ class SearchIndex:
             budget.check()
             self._refresh()
             searcher = self._searcher
-            limit = min(page * per_page, searcher.doc_count() + per_page)
+            # one page more than shown: room to fill the page when copies are collapsed
+            limit = min((page + 1) * per_page, searcher.doc_count() + per_page)
             ranked = Ranking(self._engine, searcher, parsed, newest=sort == "newest", limit=limit, budget=budget)
-            start = (page - 1) * per_page
-            chosen = ranked.docs[start : start + per_page]
-            hits = [self._hit(docnum, score, ranked.highlight) for docnum, score in chosen]
+            budget.check()
+            chosen = self._collapsed(ranked.docs, page, per_page, budget)
+            exact = ranked.exact
+            hits = [self._hit(d, score, ranked.highlight, exact, similar) for d, score, similar in chosen]
             suggestion = None
-            if ranked.strict_total < RELAX_BELOW:
+            if ranked.strict_total < SUGGEST_BELOW or self._has_rare_word(ranked):
                 budget.check()
                 suggestion = self._suggester.suggest(self._engine, ranked.parsed, ranked.strict_total)
         except SearchTimeout:
@@ -253,8 +263,45 @@ class SearchIndex:
             self._lock.release()
         pages = -(-ranked.total // per_page)
         return SearchPage(
-            shown, ranked.total, page, pages, per_page, hits, suggestion, ranked.relaxed, parsed.truncated
+            shown, ranked.total, page, pages, per_page, hits, suggestion, ranked.relaxed, parsed.truncated,
+            date_dropped=ranked.date_dropped,
         )
+
+    def _has_rare_word(self, ranked: Ranking) -> bool:
+        frequency = self._engine.reader.doc_frequency
+        return any(frequency("text", w.folded) <= RARE for w in ranked.parsed.words if not w.folded.isdigit())
+
+    def _collapsed(
+        self, docs: list[tuple[int, float]], page: int, per_page: int, budget: Budget
+    ) -> list[tuple[int, float, int]]:
+        """Page `page` of `docs` with each story once: a near-duplicate of an article on the same
+        page is counted on it and moved to the top of the next page, where it is shown whatever
+        it resembles (so every article stays reachable and pages stay full)."""
+        queue = [(docnum, score, False) for docnum, score in docs]
+        shown: list[tuple[int, float, int]] = []
+        for _ in range(page):
+            budget.check()
+            shown = []
+            kept: list[Fingerprint] = []
+            deferred: list[tuple[int, float, int]] = []  # (docnum, score, index of its twin in shown)
+            while queue and len(shown) < per_page:
+                docnum, score, moved = queue.pop(0)
+                fingerprint = Fingerprint.of(self._engine.stored(docnum).fields)
+                twin = None if moved else next((i for i, o in enumerate(kept) if fingerprint.near(o)), None)
+                if twin is None:
+                    kept.append(fingerprint)
+                    shown.append((docnum, score, 0))
+                else:
+                    deferred.append((docnum, score, twin))
+                    d, sc, similar = shown[twin]
+                    shown[twin] = (d, sc, similar + 1)
+            while deferred and len(shown) < per_page:  # nothing else to show: the copies after all
+                docnum, score, twin = deferred.pop(0)
+                d, sc, similar = shown[twin]
+                shown[twin] = (d, sc, similar - 1)
+                shown.append((docnum, score, 0))
+            queue = [(docnum, score, True) for docnum, score, _ in deferred] + queue
+        return shown
 
     def related(self, article_id: str, *, limit: int = 5) -> list[Hit]:
         """Articles about the same thing, best first; never the article itself or its copies."""
@@ -267,7 +314,9 @@ class SearchIndex:
             found = related_docnums(self._engine, searcher, article_id, limit=limit)
             return [self._hit(docnum, score, ()) for docnum, score in found]
 
-    def _hit(self, docnum: int, score: float, words: Iterable[str]) -> Hit:
+    def _hit(
+        self, docnum: int, score: float, words: Iterable[str], exact: dict[str, str] | None = None, similar: int = 0
+    ) -> Hit:
         stored, body, _ = self._engine.stored(docnum)
         published = stored.get("published")
         return Hit(
@@ -275,8 +324,9 @@ class SearchIndex:
             title=stored.get("title") or "",
             published=parse_published(published) if isinstance(published, str) else None,
             url=stored.get("url"),
-            snippet=make_snippet(words, stored.get("lead") or "", body),
+            snippet=make_snippet(words, stored.get("lead") or "", body, exact=exact),
             score=float(score),
+            similar=similar,
         )
 
 

@@ -3,16 +3,20 @@
 Built by hand from the stored lead and body rather than with Whoosh's highlighter, which
 re-analyses the whole stored text for every hit: here one regex over the folded text finds the
 query words (with or without their accents), which is fast even for long bodies.
+
+Accents typed are evidence: given `exact` (folded word → the spelling typed), a word is marked
+only where it is spelled that way ("đảng" does not light up "Đăng"; see `_as_typed`).
 """
 
 from __future__ import annotations
 
 import html
 import re
+import unicodedata
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
-from bantin.index.analysis import fold, word_start_matches
+from bantin.index.analysis import fold, normalize_word, word_start_matches
 
 #: Visible characters, ellipses included (Telegram shows about this much comfortably).
 WIDTH = 200
@@ -25,7 +29,9 @@ ELLIPSIS = "…"
 _SPACES = re.compile(r"\s+")
 
 
-def make_snippet(words: Iterable[str], lead: str, body: str, *, width: int = WIDTH) -> str:
+def make_snippet(
+    words: Iterable[str], lead: str, body: str, *, width: int = WIDTH, exact: Mapping[str, str] | None = None
+) -> str:
     """The best window of `lead` + `body` for the folded query `words`, ready for HTML parse mode.
 
     "Best" is the window with the most distinct query words, the earliest on a tie (the lead
@@ -42,10 +48,22 @@ def make_snippet(words: Iterable[str], lead: str, body: str, *, width: int = WID
     if wanted:
         pattern = re.compile(r"(?:" + "|".join(map(re.escape, wanted)) + r")(?![^\W_])")
         matches = [(m.start(), m.end(), m.group()) for m in word_start_matches(pattern, folded)]
+    if exact:
+        matches = _as_typed(matches, text, exact)
     if not matches:
         return _render(text, 0, width, [])
     start = _best_window_start(matches, width)
     return _render(text, _context_start(text, start), width, matches)
+
+
+def _as_typed(matches: list[tuple[int, int, str]], text: str, exact: Mapping[str, str]) -> list[tuple[int, int, str]]:
+    """Only the matches spelled as typed: in a query with accents every word is taken as typed
+    ("chi" beside "đảng" is not "chị"), as the ranking does."""
+    return [
+        (start, end, word)
+        for start, end, word in matches
+        if word not in exact or normalize_word(unicodedata.normalize("NFC", text[start:end])) == exact[word]
+    ]
 
 
 def _best_window_start(matches: list[tuple[int, int, str]], width: int) -> int:

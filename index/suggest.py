@@ -3,8 +3,9 @@
 Only words the index has never seen are corrected. A candidate is, in order of preference:
 the word typed with Telex keys left in ("ddangr" → "dang"), two known syllables typed without
 the space between them ("dangvien" → "dang vien"), or the most frequent known word one (then two)
-edits away. A suggestion is offered only if it finds more articles than the query did. Words typed
-with accents are shown with the accents their correction most often has in titles.
+edits away. A suggestion is offered only if it finds clearly more articles than the query did.
+Corrected words typed with accents are shown with the accents titles give them beside the
+query's neighbouring words.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ _TONES = ("\u0300", "\u0301", "\u0309", "\u0303", "\u0323")
 VOCAB_TTL = 600.0
 #: A known word this rare may still be a typo.
 RARE = 3
+#: A suggestion is offered when it finds more than this many times the articles the query did.
+CLEARLY_MORE = 2
 #: Longer "words" are not corrected: no Vietnamese syllable (or two run together) is this long,
 #: and the candidates grow with the length (two edits of 200 letters took 55 s).
 MAX_CORRECTABLE = 16
@@ -53,7 +56,8 @@ class Suggester:
 
         A word looks mistyped when the index has never seen it, or has seen it in no more than
         `RARE` articles (typos make it into articles too). The caller asks only when the query
-        found (almost) nothing.
+        found little, or when a word of it is rare; the suggestion must find clearly more
+        (`CLEARLY_MORE` times as many articles, and at least one).
         """
         if not parsed.words:
             return None
@@ -61,21 +65,25 @@ class Suggester:
         self._load(reader)
         changed = False
         out: list[str] = []
-        for word in parsed.words:
+        words = parsed.words
+        for i, word in enumerate(words):
             df = reader.doc_frequency("text", word.folded)
             correction = None
-            if df == 0 or (df <= RARE and not word.folded.isdigit()):
+            if df == 0 or (df <= RARE and not word.folded.isdigit() and not _in_known_pair(reader, words, i)):
                 correction = self._correct(reader, word.folded, df)
             if correction is None:
                 out.append(word.exact)
                 continue
             changed = True
-            out.append(self._display(reader, correction, word))
+            if word.accented:
+                context = {w.folded for j, w in enumerate(words) if abs(j - i) == 1}
+                correction = _display(engine, correction, context)
+            out.append(correction)
         if not changed:
             return None
         suggestion = " ".join(out)
         found = len(engine.docs(match_query(parse_query(suggestion))))
-        return suggestion if found > total else None
+        return suggestion if found > CLEARLY_MORE * total else None
 
     # -- candidates ------------------------------------------------------------------------------
 
@@ -101,11 +109,6 @@ class Suggester:
             edit = max(sorted(near), key=common) if near else None
         return edit if edit is not None and common(edit) > df * 10 else None
 
-    def _display(self, reader: IndexReader, correction: str, typed: Word) -> str:
-        if not typed.accented:
-            return correction
-        return " ".join(_most_common_spelling(reader, part) for part in correction.split())
-
     # -- vocabulary ------------------------------------------------------------------------------
 
     def _load(self, reader: IndexReader) -> None:
@@ -115,6 +118,13 @@ class Suggester:
                 return
             self._vocab = frozenset(_decode(t) for t in reader.lexicon("text"))
             self._key, self._loaded = key, time.monotonic()
+
+
+def _in_known_pair(reader: IndexReader, words: tuple[Word, ...], i: int) -> bool:
+    """Whether a rare word is written next to its query neighbour in some article ("cầu treo"):
+    then it is a real, if rare, word and not a typo."""
+    pairs = [(words[j - 1], words[j]) for j in (i, i + 1) if 0 < j < len(words) and words[j].joined]
+    return any(reader.doc_frequency("pairs", a.folded + BIGRAM_SEP + b.folded) for a, b in pairs)
 
 
 def _best_split(reader: IndexReader, word: str, vocab: frozenset[str]) -> tuple[int, str] | None:
@@ -130,14 +140,22 @@ def _best_split(reader: IndexReader, word: str, vocab: frozenset[str]) -> tuple[
     return best
 
 
-def _most_common_spelling(reader: IndexReader, folded: str) -> str:
-    """The accented spelling of a folded syllable that most titles use (itself if none)."""
-    best, best_df = folded, 0
-    for spelling in accent_variants(folded):
-        df = reader.doc_frequency("title", spelling)
-        if df > best_df:
-            best, best_df = spelling, df
-    return best
+def _display(engine: Engine, correction: str, context: set[str]) -> str:
+    """A corrected word as titles spell it beside the query's neighbouring words ("tham nhũg" →
+    "tham nhũng", not the far more common "những"), else as titles most often spell it."""
+    near: set[int] = set()
+    for word in context:
+        near.update(engine.postings("title", word).ids)
+    out = []
+    for part in correction.split():
+        best, best_key = part, (0, 0)
+        for spelling in accent_variants(part):
+            ids = engine.postings("title", spelling).ids
+            key = (len(near.intersection(ids)) if near else 0, len(ids))
+            if key > best_key:
+                best, best_key = spelling, key
+        out.append(best)
+    return " ".join(out)
 
 
 def accent_variants(folded: str, *, limit: int = 400) -> set[str]:

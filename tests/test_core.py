@@ -63,6 +63,23 @@ def test_pages_are_stateless_buttons(core: Core) -> None:
     assert again.edit is not None and again.edit.html == result.edit.html
 
 
+@pytest.mark.parametrize("lang", ["vi", "en"])
+def test_did_you_mean_is_a_button_even_with_loose_results(core: Core, lang: str) -> None:
+    reply = core.search("dang vieen", lang)
+    text = valid(reply)
+    assert "dang vien" in text and ("Có phải bạn muốn tìm" in text or "Did you mean" in text)
+    data = cb.encode(cb.PageButton(1, "relevance", "dang vien"))
+    assert data in datas(reply)
+    result = core.callback(data, lang)
+    assert result.edit is not None and "dang vien" in valid(result.edit)
+
+
+@pytest.mark.parametrize(("lang", "notice"), [("vi", "năm 2023"), ("en", "from 2023")])
+def test_a_lifted_year_is_said(core: Core, lang: str, notice: str) -> None:
+    text = valid(core.search('"nông thôn mới" 2023', lang))
+    assert notice in text
+
+
 def test_query_left_in_message_is_used(core: Core) -> None:
     data = cb.encode(cb.PageButton(1, "newest", None))
     result = core.callback(data, "vi", message_query="hồ tiêu")

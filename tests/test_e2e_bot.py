@@ -118,14 +118,16 @@ def test_a_forged_digest_button_is_stale_not_an_error(fake: FakeBotAPI, bot: sub
 
 
 def test_long_query_stays_in_the_page_buttons(fake: FakeBotAPI, bot: subprocess.Popen[str], chat: int) -> None:
-    sent = reply_to(fake, chat, "nâng cao chất lượng sinh hoạt chi bộ đảng viên ở cơ sở")
+    # Long (over 64 bytes) yet matching more than a page of the samples with every word required
+    # (issue 14): exclusions of absent phrases lengthen it without narrowing the results.
+    sent = reply_to(fake, chat, 'chi bộ đảng viên -"xổ số kiến thiết" -"ngoại hạng anh" -"champions league"')
     nav = [b for b in buttons(sent["_call"]) if b["text"].startswith("Sau")]  # type: ignore[arg-type]
     if not nav:
         pytest.skip("only one page of results")
     message_id = fake.messages_in(chat)[-1]["message_id"]
     fake.press_button(chat, message_id, nav[0]["callback_data"])
     edit = fake.wait_for("editMessageText", lambda c: c.params.get("chat_id") == chat)[0]
-    assert "sinh hoạt chi bộ đảng viên" in plain(edit) and "trang 2/" in plain(edit)
+    assert "chi bộ đảng viên" in plain(edit) and "trang 2/" in plain(edit)
 
 
 @pytest.mark.parametrize(

@@ -69,3 +69,15 @@ def test_related_on_real_articles(corpus: tuple[list[Article], SearchIndex]) -> 
         assert len(related) <= 5
         with_related += bool(related)
     assert with_related >= 15
+
+
+def test_issue_14_examples_on_real_articles(corpus: tuple[list[Article], SearchIndex]) -> None:
+    articles, index = corpus
+    texts = {a.id: fold(a.text).lower() for a in articles}
+    assert index.search("tham nhng").suggestion == "tham nhung"
+    assert index.search("tham nhũg").suggestion == "tham nhũng"  # beside "tham", not "những"
+    page = index.search("hoi dong nhan dan", per_page=5)
+    units = 0  # the unit, not "Hội đồng Nhân quyền" or "Viện Kiểm sát nhân dân"
+    for hit in page.results[:3]:
+        units += "hoi dong nhan dan" in texts[hit.id] or "hdnd" in texts[hit.id]
+    assert units >= 2, [hit.title for hit in page.results]
