@@ -122,6 +122,7 @@ class Scorer:
             for docnum, value in self._body_only(candidates.difference(head)):
                 if len(best) == k and value < best[0][0]:
                     break  # `value` bounds the full score (coverage only ever lowers it)
+                spend(8)  # as above: a full score, checked against the search's deadline
                 _push(best, k, self.score(docnum), docnum)
         return [(-d, s) for s, d in sorted(best, reverse=True)]
 
