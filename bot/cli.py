@@ -17,9 +17,9 @@ from bantin.articles.ingest import IngestReport, ingest
 from bantin.articles.model import Article
 from bantin.articles.rawpage import NotAPage, PageError, parse_page
 from bantin.articles.store import ArticleStore
-from bantin.bot import redact as redaction
-from bantin.bot.messages import Messages
-from bantin.bot.progress import Reporter
+from bantin.bot.ops import redact as redaction
+from bantin.bot.ops.messages import Messages
+from bantin.bot.ops.progress import Reporter
 from bantin.bot.settings import Settings, SettingsError, load_settings
 
 log = logging.getLogger("bantin")
@@ -116,7 +116,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.lang = getattr(args, "lang", None) or args.main_lang  # `bantin --lang en CMD` = `bantin CMD --lang en`
     args.quiet = getattr(args, "quiet", False) or args.main_quiet
     if args.command == "doctor":  # reports broken settings itself, as one of its findings
-        from bantin.bot.doctor import cmd_doctor
+        from bantin.bot.ops.doctor import cmd_doctor
 
         return cmd_doctor(Messages(args.lang or _env_lang()), load_settings)
     redact: Callable[[str], str] = str
@@ -311,7 +311,7 @@ def cmd_reindex(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
     """Offline console over the same core as the bot."""
-    from bantin.bot.console import run_console
+    from bantin.bot.console.chat import run_console
 
     return run_console(settings, language=args.lang or settings.lang, editor=getattr(args, "editor", False))
 
@@ -325,7 +325,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _run_bot(args: argparse.Namespace, settings: Settings) -> int:
-    from bantin.bot.app import StartupError, run_bot
+    from bantin.bot.telegram.app import StartupError, run_bot
 
     try:
         return run_bot(settings, webhook=args.webhook, listen=args.listen)
@@ -336,7 +336,7 @@ def _run_bot(args: argparse.Namespace, settings: Settings) -> int:
 @contextlib.contextmanager
 def _bot_lock(settings: Settings) -> Iterator[None]:
     """The data dir's lock for the bot's lifetime: a second bot on it is refused, not run."""
-    from bantin.bot.datalock import DataDirBusy, hold_data_dir
+    from bantin.bot.ops.datalock import DataDirBusy, hold_data_dir
 
     try:
         with hold_data_dir(settings.data_dir):
@@ -369,7 +369,7 @@ def cmd_fetch(args: argparse.Namespace, settings: Settings) -> int:
     BANTIN_FEED_MINUTES until Ctrl-C. Exit 1 when something failed in the (last) poll."""
     import time
 
-    from bantin.bot.feeds import fetch_feeds
+    from bantin.bot.newsroom.feeds import fetch_feeds
 
     if not settings.feeds:
         raise UserError("chưa có BANTIN_FEEDS",
@@ -395,7 +395,7 @@ def cmd_backup(args: argparse.Namespace, settings: Settings) -> int:
     """Online backup of both stores; the index is rebuilt from the store, so it is not copied."""
     import sqlite3
 
-    from bantin.bot.backup import backup
+    from bantin.bot.ops.backup import backup
 
     say = messages(args, settings)
     try:
@@ -437,9 +437,9 @@ def cmd_digest(args: argparse.Namespace, settings: Settings) -> int:
     """
     import asyncio
 
-    from bantin.bot.broadcast import DigestRunner, Limits, digest_bot
+    from bantin.bot.digests.broadcast import DigestRunner, Limits, digest_bot
+    from bantin.bot.digests.store import CONSOLE_CHAT, SubscriptionStore, utcnow
     from bantin.bot.render import Renderer
-    from bantin.bot.subscriptions import CONSOLE_CHAT, SubscriptionStore, utcnow
 
     if not settings.store_path.exists():
         raise UserError("chưa có kho bài viết", "chạy `bantin ingest` trước")
@@ -478,7 +478,7 @@ async def _send_digests(runner, bot, limits, *, force: bool, chat: int | None, p
     import asyncio
     import signal
 
-    from bantin.bot.broadcast import telegram_deleter, telegram_editor, telegram_sender
+    from bantin.bot.digests.broadcast import telegram_deleter, telegram_editor, telegram_sender
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -495,8 +495,8 @@ def _print_plan(runner, subs, now, *, force: bool, chat: int | None, as_json: bo
                 say: Messages) -> int:
     """`--dry-run`: what would be sent, as the console shows messages; nothing is recorded.
     The console's own subscription is shown too: the dry run is how an operator sees it."""
-    from bantin.bot.console import to_console
-    from bantin.bot.subscriptions import CONSOLE_CHAT
+    from bantin.bot.console.chat import to_console
+    from bantin.bot.digests.store import CONSOLE_CHAT
 
     plan = runner.plan(now, force=force, chat=chat, console=True)
     pending = subs.pending(now=now, chat_id=chat)

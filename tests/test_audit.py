@@ -6,8 +6,8 @@ import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bantin.bot import audit as au
-from bantin.bot.usage import QueryCounter, count_query
+from bantin.bot.newsroom import audit as au
+from bantin.bot.newsroom.usage import QueryCounter, count_query
 
 
 def test_actions_are_recorded_with_who_what_when_and_result(tmp_path: Path) -> None:

@@ -14,9 +14,9 @@ from telegram.error import BadRequest, ChatMigrated, Forbidden
 
 from bantin.articles.model import VIETNAM_TZ, Article
 from bantin.articles.store import ArticleStore
-from bantin.bot.broadcast import Broadcaster, DigestRunner, Limits, Throttle
+from bantin.bot.digests.broadcast import Broadcaster, DigestRunner, Limits, Throttle
+from bantin.bot.digests.store import CHANNEL, GROUP, Part, Place, Planned, SubscriptionStore
 from bantin.bot.render import Renderer
-from bantin.bot.subscriptions import CHANNEL, GROUP, Part, Place, Planned, SubscriptionStore
 from tests.test_digest_broadcast import FakeClock
 
 T0 = datetime(2024, 5, 1, 0, 0, tzinfo=UTC)  # 07:00 in Vietnam

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bantin.bot.subscriptions import CHANNEL, GROUP, PRIVATE, Part, Place, Planned, SubscriptionStore
+from bantin.bot.digests.store import CHANNEL, GROUP, PRIVATE, Part, Place, Planned, SubscriptionStore
 
 T0 = datetime(2024, 5, 1, 0, 0, tzinfo=UTC)  # 07:00 in Vietnam
 KEY = "2024-05-01T07:00"

@@ -10,8 +10,7 @@ from hypothesis import strategies as st
 
 from bantin.articles.model import VIETNAM_TZ, Article
 from bantin.articles.store import ArticleStore
-from bantin.bot import callbacks as cb
-from bantin.bot.digest import (
+from bantin.bot.digests.build import (
     MAX_TOPICS,
     BadSubscribe,
     TopicMatcher,
@@ -25,6 +24,7 @@ from bantin.bot.digest import (
     topic_tag,
 )
 from bantin.bot.render import Renderer
+from bantin.bot.search import buttons as cb
 from tests.fake_botapi import parse_telegram_html
 
 NOW = datetime(2024, 5, 10, 0, 0, tzinfo=UTC)  # 07:00 in Vietnam

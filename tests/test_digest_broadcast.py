@@ -15,9 +15,9 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Time
 
 from bantin.articles.model import VIETNAM_TZ, Article
 from bantin.articles.store import ArticleStore
-from bantin.bot.broadcast import Broadcaster, DigestRunner, Limits, Throttle
+from bantin.bot.digests.broadcast import Broadcaster, DigestRunner, Limits, Throttle
+from bantin.bot.digests.store import Part, Planned, SubscriptionStore
 from bantin.bot.render import Renderer
-from bantin.bot.subscriptions import Part, Planned, SubscriptionStore
 
 #: PTB warns when a RetryAfter is built (its attribute will become a timedelta); that is PTB's.
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")

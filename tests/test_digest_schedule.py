@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from telegram.ext import Application
 
-from bantin.bot.schedule import (
+from bantin.bot.digests.slots import (
     CATCH_UP_JOB,
     MISFIRE_GRACE,
     TICK_JOB,
@@ -25,7 +25,7 @@ from bantin.bot.schedule import (
     slot_key,
     tick_job_kwargs,
 )
-from bantin.bot.subscriptions import Part, Planned, SubscriptionStore
+from bantin.bot.digests.store import Part, Planned, SubscriptionStore
 
 
 def vn(day: int, hour: int, minute: int = 0, second: int = 0) -> datetime:

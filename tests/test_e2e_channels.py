@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from bantin.bot.schedule import VIETNAM
-from bantin.bot.subscriptions import CHANNEL, GROUP, Place, SubscriptionStore
+from bantin.bot.digests.slots import VIETNAM
+from bantin.bot.digests.store import CHANNEL, GROUP, Place, SubscriptionStore
 from tests.conftest import ROOT
 from tests.e2e import cli, plain, running_bot
 from tests.fake_botapi import Call, FakeBotAPI

@@ -21,8 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from bantin.bot.schedule import VIETNAM
-from bantin.bot.subscriptions import SubscriptionStore
+from bantin.bot.digests.slots import VIETNAM
+from bantin.bot.digests.store import SubscriptionStore
 from tests.conftest import ROOT
 from tests.e2e import buttons, cli, plain, running_bot
 from tests.fake_botapi import FakeBotAPI

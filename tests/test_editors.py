@@ -24,12 +24,22 @@ from hypothesis import strategies as st
 
 from bantin.articles.ingest import IngestReport, ingest
 from bantin.articles.store import ArticleStore
-from bantin.bot import audit as au
-from bantin.bot import callbacks as cb
-from bantin.bot import editors
-from bantin.bot.core import Core, Reply
-from bantin.bot.reindex import FULL, SCAN, SCHEDULED, Interrupted, Outcome, Progress, ReindexRunner, Run, reindex_now
+from bantin.bot.newsroom import audit as au
+from bantin.bot.newsroom import desk as editors
+from bantin.bot.newsroom.reindex import (
+    FULL,
+    SCAN,
+    SCHEDULED,
+    Interrupted,
+    Outcome,
+    Progress,
+    ReindexRunner,
+    Run,
+    reindex_now,
+)
 from bantin.bot.render import Renderer, fits
+from bantin.bot.search import buttons as cb
+from bantin.bot.search.replies import Core, Reply
 from bantin.bot.settings import Settings, SettingsError, load_settings
 from bantin.index.maintenance import update_index
 from tests.conftest import SAMPLES

@@ -17,9 +17,9 @@ import pytest
 
 from bantin.articles.ingest import ingest
 from bantin.articles.store import ArticleStore
-from bantin.bot import audit as au
 from bantin.bot.cli import main
-from bantin.bot.reindex import SCAN, SCHEDULED, Progress, ReindexRunner, Silent, reindex_now
+from bantin.bot.newsroom import audit as au
+from bantin.bot.newsroom.reindex import SCAN, SCHEDULED, Progress, ReindexRunner, Silent, reindex_now
 from bantin.bot.settings import Settings
 from tests.conftest import ROOT
 from tests.test_ingest import write_pages

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bantin.bot.subscriptions import CONSOLE_CHAT, Part, Planned, SubscriptionStore
+from bantin.bot.digests.store import CONSOLE_CHAT, Part, Planned, SubscriptionStore
 
 T0 = datetime(2024, 5, 1, 0, 0, tzinfo=UTC)  # 07:00 in Vietnam
 

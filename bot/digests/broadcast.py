@@ -2,7 +2,7 @@
 
 Two halves, used by the scheduler in `bantin run` and by `bantin digest` alike:
 
-* `DigestRunner.plan` builds the digests that are due (pure building, see bot.digest) and
+* `DigestRunner.plan` builds the digests that are due (pure building, see bot.digests.build) and
   `record` writes them to the delivery log as *pending* before anything is sent;
 * `Broadcaster` sends what the log says is pending: at most `rate` messages a second overall,
   one a second per private chat and 20 a minute per group or channel, a 429 pauses everyone for its
@@ -47,11 +47,18 @@ from telegram.error import (
 
 from bantin.articles.model import Article
 from bantin.articles.store import ArticleStore
-from bantin.bot.core import read_deep_link
-from bantin.bot.digest import TopicMatcher, Window, build_digest, recent_window, render_channel_digest, render_digest
+from bantin.bot.digests.build import (
+    TopicMatcher,
+    Window,
+    build_digest,
+    recent_window,
+    render_channel_digest,
+    render_digest,
+)
+from bantin.bot.digests.slots import VIETNAM, due_subscribers, latest_slot, next_slot, now_key, slot_key
+from bantin.bot.digests.store import PENDING, Delivery, Part, Planned, Subscriber, SubscriptionStore, utcnow
 from bantin.bot.render import Renderer
-from bantin.bot.schedule import VIETNAM, due_subscribers, latest_slot, next_slot, now_key, slot_key
-from bantin.bot.subscriptions import PENDING, Delivery, Part, Planned, Subscriber, SubscriptionStore, utcnow
+from bantin.bot.search.replies import read_deep_link
 
 log = logging.getLogger(__name__)
 

@@ -29,10 +29,10 @@ from whoosh.query import Term
 
 from bantin.articles.model import Article, published_sort_key
 from bantin.articles.store import ArticleStore
-from bantin.bot import callbacks as cb
+from bantin.bot.digests.slots import VIETNAM, looks_like_clock, parse_clock
+from bantin.bot.digests.store import Part
 from bantin.bot.render import LISTED_TITLE, Renderer, fits, shorten, utf16_len
-from bantin.bot.schedule import VIETNAM, looks_like_clock, parse_clock
-from bantin.bot.subscriptions import Part
+from bantin.bot.search import buttons as cb
 from bantin.index.analysis import fold
 from bantin.index.query import ParsedQuery, match_query, parse_query, phrase_pattern
 from bantin.index.schema import SCHEMA, article_document

@@ -1,9 +1,9 @@
 """Digests posted to groups and channels: what editors type, who may do what, and the replies.
 
-Like `bot.core`, plain values in and rendered `Reply`s out: the handlers ask Telegram who is who
-(`bot.membership`) and pass the answers here, so everything an editor can see is testable
+Like `bot.search.replies`, plain values in and rendered `Reply`s out: the handlers ask Telegram who is who
+(`bot.telegram.membership`) and pass the answers here, so everything an editor can see is testable
 without a network. The digests themselves are ordinary subscribers of the same store and
-delivery log (`kind` group or channel, see bot.subscriptions).
+delivery log (`kind` group or channel, see bot.digests.store).
 
 Who may do what (README, "Digests in groups and channels"):
 
@@ -22,12 +22,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from bantin.bot import callbacks as cb
-from bantin.bot import digest as dg
-from bantin.bot.core import Core, Reply
+from bantin.bot.digests import build as dg
+from bantin.bot.digests.slots import VIETNAM, next_slot
+from bantin.bot.digests.store import CHANNEL, GROUP, Place, Subscriber
 from bantin.bot.render import fits
-from bantin.bot.schedule import VIETNAM, next_slot
-from bantin.bot.subscriptions import CHANNEL, GROUP, Place, Subscriber
+from bantin.bot.search import buttons as cb
+from bantin.bot.search.replies import Core, Reply
 
 Target = int | str  # a chat id, or "@username"
 

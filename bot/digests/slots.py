@@ -32,7 +32,7 @@ from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
 
-from bantin.bot.subscriptions import Subscriber, SubscriptionStore
+from bantin.bot.digests.store import Subscriber, SubscriptionStore
 
 log = logging.getLogger(__name__)
 
@@ -223,7 +223,7 @@ def utc(moment: datetime) -> datetime:
 async def start_digests(application: Any, core: Any, settings: Any) -> DigestScheduler:
     """In `bantin run`'s post_init: a broadcast Bot, the runner over the core's stores and index,
     and the minute tick on the JobQueue. Returns the scheduler (kept in bot_data["digests"])."""
-    from bantin.bot.broadcast import (
+    from bantin.bot.digests.broadcast import (
         DigestRunner,
         Limits,
         digest_bot,

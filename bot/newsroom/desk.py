@@ -1,7 +1,7 @@
 """Newsroom controls: who is an editor, their buttons, and the data behind /reindex, /failed, /stats.
 
-Like `bot.core`, the `Desk` turns plain values into rendered `Reply`s so it can be tested without
-Telegram; `bot.handlers` adapts updates to it. The editor check lives in the handlers and runs on
+Like `bot.search.replies`, the `Desk` turns plain values into rendered `Reply`s so it can be tested without
+Telegram; `bot.telegram.handlers` adapts updates to it. The editor check lives in the handlers and runs on
 every command *and* every button press, because callback data is chosen by the client and can be
 forged: a button is never proof that its presser was shown it.
 """
@@ -25,13 +25,13 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, TelegramError
 
 from bantin.articles.model import VIETNAM_TZ
-from bantin.bot import audit as au
-from bantin.bot import callbacks as cb
-from bantin.bot.core import Button, CallbackResult, Core, Reply
-from bantin.bot.reindex import AUTOMATIC, FETCH, FULL, SCAN, SCHEDULED, ReindexRunner, Reporter, Run, Silent
+from bantin.bot.newsroom import audit as au
+from bantin.bot.newsroom.reindex import AUTOMATIC, FETCH, FULL, SCAN, SCHEDULED, ReindexRunner, Reporter, Run, Silent
+from bantin.bot.newsroom.usage import QueryCounter
 from bantin.bot.render import Renderer, fits, number, shorten, utf16_len
+from bantin.bot.search import buttons as cb
+from bantin.bot.search.replies import Button, CallbackResult, Core, Reply
 from bantin.bot.settings import Settings
-from bantin.bot.usage import QueryCounter
 
 log = logging.getLogger(__name__)
 
@@ -408,7 +408,7 @@ def scheduled_reporter() -> Silent:
     return Silent()
 
 
-# -- wiring (called from bot.app) -------------------------------------------------------------------
+# -- wiring (called from bot.telegram.app) -------------------------------------------------------------------
 
 
 def open_desk(settings: Settings, core: Core) -> Desk:

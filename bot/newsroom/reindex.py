@@ -34,14 +34,14 @@ from bantin.articles.ingest import IngestReport, ingest
 from bantin.articles.jsonl import where_file
 from bantin.articles.store import ArticleStore
 from bantin.articles.web.fetch import FetchReport
-from bantin.bot import audit as au
+from bantin.bot.newsroom import audit as au
 from bantin.bot.settings import Settings
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 SCAN, FULL, SCHEDULED = "reindex", "reindex full", "scan"
-#: Runs the bot starts by itself (bot.upkeep): bring a missing or stale index up to date from
+#: Runs the bot starts by itself (bot.newsroom.upkeep): bring a missing or stale index up to date from
 #: the store, or rebuild a damaged one. Neither scans the sources.
 BUILD, REPAIR = "index build", "index repair"
 AUTOMATIC = (BUILD, REPAIR)
@@ -149,7 +149,7 @@ def reindex_now(settings: Settings, kind: str, progress: Progress) -> Outcome:
                                     progress=lambda done, total: progress.report("scan", done, total))
             forget_gone_failures(store, settings.sources)
         if kind in (SCAN, SCHEDULED, FETCH) and settings.feeds:
-            from bantin.bot.feeds import fetch_feeds
+            from bantin.bot.newsroom.feeds import fetch_feeds
 
             progress.report("fetch")
             outcome.fetch = fetch_feeds(settings, store, lambda done, total: progress.report("fetch", done, total))

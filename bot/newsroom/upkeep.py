@@ -20,9 +20,9 @@ from telegram.constants import ParseMode
 from telegram.error import TelegramError
 
 from bantin.articles.store import ArticleStore
-from bantin.bot import audit as au
-from bantin.bot.editors import Desk
-from bantin.bot.reindex import BUILD, REPAIR, ReindexRunner, Run, in_daemon_thread
+from bantin.bot.newsroom import audit as au
+from bantin.bot.newsroom.desk import Desk
+from bantin.bot.newsroom.reindex import BUILD, REPAIR, ReindexRunner, Run, in_daemon_thread
 
 log = logging.getLogger(__name__)
 

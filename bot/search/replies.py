@@ -22,9 +22,9 @@ from typing import Any
 
 from bantin.articles.model import Article
 from bantin.articles.store import ArticleStore
-from bantin.bot import callbacks as cb
-from bantin.bot import digest as dg
-from bantin.bot import reading
+from bantin.bot.digests import build as dg
+from bantin.bot.digests.slots import VIETNAM, clock_time, next_slot, shift_clock
+from bantin.bot.digests.store import CONSOLE_CHAT, Part, Place, SubscriptionStore, utcnow
 from bantin.bot.render import (
     LISTED_TITLE,
     MAX_MESSAGE,
@@ -36,8 +36,8 @@ from bantin.bot.render import (
     safe,
     shorten,
 )
-from bantin.bot.schedule import VIETNAM, clock_time, next_slot, shift_clock
-from bantin.bot.subscriptions import CONSOLE_CHAT, Part, Place, SubscriptionStore, utcnow
+from bantin.bot.search import buttons as cb
+from bantin.bot.search import reading
 from bantin.index.layout import pointer_stamp
 from bantin.index.pool import PooledIndex
 from bantin.index.searcher import Hit, IndexDamaged, IndexMissing, SearchIndex, SearchPage
@@ -174,7 +174,7 @@ class Core:
     #: run of messages; 0 = always messages.
     read_document_chars: int = 12000
     #: How far a build of the index has got, (done, total articles; total 0 = not counting yet),
-    #: or None when nothing is building it. Set by the bot (bot.upkeep); None in the console.
+    #: or None when nothing is building it. Set by the bot (bot.newsroom.upkeep); None in the console.
     index_progress: Callable[[], tuple[int, int] | None] | None = None
     #: Why the index cannot be read (None: it can, or there is none yet).
     damage: str | None = field(default=None, init=False)
@@ -507,7 +507,7 @@ class Core:
                            group=subscriber.shared, thread_id=subscriber.thread_id)
 
     def digest_settings(self, chat: int, lang: str) -> Reply:
-        """Current time and topics, with buttons to change them (stateless, see bot.callbacks)."""
+        """Current time and topics, with buttons to change them (stateless, see bot.search.buttons)."""
         label = self.renderer.label
         subscriber = self.subs.get(chat)
         now = self.clock()

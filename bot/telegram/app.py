@@ -24,14 +24,15 @@ from telegram.ext import (
 )
 
 from bantin.articles.store import ArticleStore
-from bantin.bot import editors, handlers
-from bantin.bot.core import DIGEST_COMMANDS, Core
-from bantin.bot.ratelimit import RateLimiter
+from bantin.bot.digests.slots import start_digests, stop_digests
+from bantin.bot.digests.store import SubscriptionStore
+from bantin.bot.newsroom import desk as editors
+from bantin.bot.newsroom.upkeep import start_upkeep
 from bantin.bot.render import LANGUAGES, Renderer
-from bantin.bot.schedule import start_digests, stop_digests
+from bantin.bot.search.replies import DIGEST_COMMANDS, Core
 from bantin.bot.settings import Settings
-from bantin.bot.subscriptions import SubscriptionStore
-from bantin.bot.upkeep import start_upkeep
+from bantin.bot.telegram import handlers
+from bantin.bot.telegram.ratelimit import RateLimiter
 
 log = logging.getLogger(__name__)
 MENU = ("search", "latest", "subscribe", "settings", "help", "about")

@@ -30,12 +30,15 @@ from telegram.constants import ChatType, ParseMode
 from telegram.error import BadRequest, Forbidden
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
-from bantin.bot import audit, channels, editors, membership
-from bantin.bot.core import DIGEST_COMMANDS, Core, Reply, parse_command
-from bantin.bot.ratelimit import RateLimiter
+from bantin.bot.digests import channels
+from bantin.bot.digests.store import Subscriber
+from bantin.bot.newsroom import audit
+from bantin.bot.newsroom import desk as editors
+from bantin.bot.newsroom.usage import count_query
 from bantin.bot.render import ENTITY_TYPES, language_of, telegram_view
-from bantin.bot.subscriptions import Subscriber
-from bantin.bot.usage import count_query
+from bantin.bot.search.replies import DIGEST_COMMANDS, Core, Reply, parse_command
+from bantin.bot.telegram import membership
+from bantin.bot.telegram.ratelimit import RateLimiter
 from bantin.index.budget import call_with_deadline
 
 log = logging.getLogger(__name__)
@@ -372,7 +375,7 @@ async def not_text(update: Update, context: Context) -> None:
 
 
 def query_in_message(message: Message | None) -> str | None:
-    """The search a results message shows: its first `code` entity (see bot.callbacks)."""
+    """The search a results message shows: its first `code` entity (see bot.search.buttons)."""
     if message is None or not isinstance(message, Message):
         return None
     codes = message.parse_entities([MessageEntity.CODE])
