@@ -346,7 +346,7 @@ def _bot_lock(settings: Settings) -> Iterator[None]:
                         "dừng bot đó trước, hoặc đặt BANTIN_DATA_DIR khác cho bot này", code=1) from None
 
 
-def add_operator_commands(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:  # type: ignore[type-arg]
+def add_operator_commands(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     """`doctor` and `backup`: the operator's commands, beside the newsroom's."""
     p = sub.add_parser("doctor", parents=[common], help="check settings, data folder, stores, index, templates, token")
     p.set_defaults(func=None)
@@ -355,7 +355,7 @@ def add_operator_commands(sub: argparse._SubParsersAction, common: argparse.Argu
     p.set_defaults(func=cmd_backup)
 
 
-def add_fetch_command(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:  # type: ignore[type-arg]
+def add_fetch_command(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     """`fetch`: follow the newspaper's website (BANTIN_FEEDS) without the bot, e.g. from cron."""
     p = sub.add_parser("fetch", parents=[common],
                        help="fetch new articles from BANTIN_FEEDS (RSS/Atom, sitemaps) into the store and index")
@@ -437,9 +437,11 @@ def cmd_digest(args: argparse.Namespace, settings: Settings) -> int:
     """
     import asyncio
 
-    from bantin.bot.digests.broadcast import DigestRunner, Limits, digest_bot
+    from bantin.bot.digests.broadcast import Limits
+    from bantin.bot.digests.runner import DigestRunner
     from bantin.bot.digests.store import CONSOLE_CHAT, SubscriptionStore, utcnow
     from bantin.bot.render import Renderer
+    from bantin.bot.telegram.send import digest_bot
 
     if not settings.store_path.exists():
         raise UserError("chưa có kho bài viết", "chạy `bantin ingest` trước")
@@ -478,7 +480,7 @@ async def _send_digests(runner, bot, limits, *, force: bool, chat: int | None, p
     import asyncio
     import signal
 
-    from bantin.bot.digests.broadcast import telegram_deleter, telegram_editor, telegram_sender
+    from bantin.bot.telegram.send import telegram_deleter, telegram_editor, telegram_sender
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

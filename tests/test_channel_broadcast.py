@@ -14,7 +14,8 @@ from telegram.error import BadRequest, ChatMigrated, Forbidden
 
 from bantin.articles.model import VIETNAM_TZ, Article
 from bantin.articles.store import ArticleStore
-from bantin.bot.digests.broadcast import Broadcaster, DigestRunner, Limits, Throttle
+from bantin.bot.digests.broadcast import Broadcaster, Limits, Throttle
+from bantin.bot.digests.runner import DigestRunner
 from bantin.bot.digests.store import CHANNEL, GROUP, Part, Place, Planned, SubscriptionStore
 from bantin.bot.render import Renderer
 from tests.test_digest_broadcast import FakeClock

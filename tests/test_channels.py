@@ -11,10 +11,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bantin.articles.store import ArticleStore
+from bantin.bot.chat import Core
 from bantin.bot.digests import channels as ch
 from bantin.bot.digests.store import CHANNEL, GROUP, Planned, SubscriptionStore
 from bantin.bot.render import fits
-from bantin.bot.search.replies import Core
 
 T0 = datetime(2024, 5, 1, 1, 0, tzinfo=UTC)
 CHAN = ch.ChatInfo(-1001234567890, CHANNEL, "Báo Đảng <xã>", "baodangxa")

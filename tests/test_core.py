@@ -13,10 +13,13 @@ from hypothesis import strategies as st
 from bantin.articles.ingest import ingest
 from bantin.articles.rawpage import page_id
 from bantin.articles.store import ArticleStore
+from bantin.bot.chat import Core
+from bantin.bot.commands import parse_command
 from bantin.bot.console.chat import Console, to_console
 from bantin.bot.render import Renderer
+from bantin.bot.reply import Reply
 from bantin.bot.search import buttons as cb
-from bantin.bot.search.replies import MAX_QUERY_CHARS, Core, Reply, clean_query, parse_command
+from bantin.bot.search.replies import MAX_QUERY_CHARS, clean_query
 from bantin.index.maintenance import update_index
 from tests.conftest import SAMPLES
 from tests.fake_botapi import parse_telegram_html

@@ -15,7 +15,8 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Time
 
 from bantin.articles.model import VIETNAM_TZ, Article
 from bantin.articles.store import ArticleStore
-from bantin.bot.digests.broadcast import Broadcaster, DigestRunner, Limits, Throttle
+from bantin.bot.digests.broadcast import Broadcaster, Limits, Throttle
+from bantin.bot.digests.runner import DigestRunner
 from bantin.bot.digests.store import Part, Planned, SubscriptionStore
 from bantin.bot.render import Renderer
 

@@ -10,12 +10,9 @@ from pathlib import Path
 import pytest
 from telegram.ext import Application
 
+from bantin.bot.digests.scheduler import CATCH_UP_JOB, MISFIRE_GRACE, TICK_JOB, DigestScheduler, tick_job_kwargs
 from bantin.bot.digests.slots import (
-    CATCH_UP_JOB,
-    MISFIRE_GRACE,
-    TICK_JOB,
     VIETNAM,
-    DigestScheduler,
     due_subscribers,
     is_due,
     latest_slot,
@@ -23,7 +20,6 @@ from bantin.bot.digests.slots import (
     parse_clock,
     shift_clock,
     slot_key,
-    tick_job_kwargs,
 )
 from bantin.bot.digests.store import Part, Planned, SubscriptionStore
 

@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 
 from bantin.articles.ingest import IngestReport, ingest
 from bantin.articles.store import ArticleStore
+from bantin.bot.chat import Core
 from bantin.bot.newsroom import audit as au
 from bantin.bot.newsroom import desk as editors
 from bantin.bot.newsroom.reindex import (
@@ -38,8 +39,8 @@ from bantin.bot.newsroom.reindex import (
     reindex_now,
 )
 from bantin.bot.render import Renderer, fits
+from bantin.bot.reply import Reply
 from bantin.bot.search import buttons as cb
-from bantin.bot.search.replies import Core, Reply
 from bantin.bot.settings import Settings, SettingsError, load_settings
 from bantin.index.maintenance import update_index
 from tests.conftest import SAMPLES

@@ -18,12 +18,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bantin.articles.model import Article
+from bantin.bot.chat import Core
 from bantin.bot.digests import build as dg
 from bantin.bot.digests.channels import Channels
 from bantin.bot.digests.store import Part, Subscriber
 from bantin.bot.newsroom.desk import Desk
 from bantin.bot.render import MAX_PER_PAGE, Renderer
-from bantin.bot.search.replies import Core, Reply
+from bantin.bot.reply import Reply
 from bantin.index.searcher import Hit, SearchPage
 from tests.fake_botapi import FakeBotAPI, _ApiError
 

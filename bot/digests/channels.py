@@ -26,8 +26,9 @@ from bantin.bot.digests import build as dg
 from bantin.bot.digests.slots import VIETNAM, next_slot
 from bantin.bot.digests.store import CHANNEL, GROUP, Place, Subscriber
 from bantin.bot.render import fits
+from bantin.bot.reply import Reply
 from bantin.bot.search import buttons as cb
-from bantin.bot.search.replies import Core, Reply
+from bantin.bot.services import Services
 
 Target = int | str  # a chat id, or "@username"
 
@@ -240,7 +241,7 @@ class Editor:
 class Channels:
     """Every reply about group and channel digests, over the core's store and renderer."""
 
-    def __init__(self, core: Core) -> None:
+    def __init__(self, core: Services) -> None:
         self.core = core
 
     def render(self, lang: str, template: str, **context: Any) -> Reply:

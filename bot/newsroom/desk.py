@@ -29,14 +29,13 @@ from bantin.bot.newsroom import audit as au
 from bantin.bot.newsroom.reindex import AUTOMATIC, FETCH, FULL, SCAN, SCHEDULED, ReindexRunner, Reporter, Run, Silent
 from bantin.bot.newsroom.usage import QueryCounter
 from bantin.bot.render import Renderer, fits, number, shorten, utf16_len
+from bantin.bot.reply import Button, CallbackResult, Reply
 from bantin.bot.search import buttons as cb
-from bantin.bot.search.replies import Button, CallbackResult, Core, Reply
+from bantin.bot.services import Services
 from bantin.bot.settings import Settings
 
 log = logging.getLogger(__name__)
 
-#: Added to an editor's command menu (after the public commands), in this order.
-EDITOR_COMMANDS = ("reindex", "failed", "stats", "channels", "channel")
 #: Callback data of every editor button starts with this; see `encode_button`.
 BUTTON_PREFIX = "e|"
 BUTTON_PATTERN = r"^e\|"
@@ -154,7 +153,7 @@ class Stats:
 class Desk:
     """Everything editors can ask for, as rendered replies. Blocking reads go to worker threads."""
 
-    def __init__(self, settings: Settings, core: Core, audit: au.AuditLog, queries: QueryCounter,
+    def __init__(self, settings: Settings, core: Services, audit: au.AuditLog, queries: QueryCounter,
                  runner: ReindexRunner) -> None:
         self.settings = settings
         self.core = core
@@ -411,7 +410,7 @@ def scheduled_reporter() -> Silent:
 # -- wiring (called from bot.telegram.app) -------------------------------------------------------------------
 
 
-def open_desk(settings: Settings, core: Core) -> Desk:
+def open_desk(settings: Settings, core: Services) -> Desk:
     """Open the audit log and query counter in the state file and build the runner.
 
     Runs left `running` by a killed process are marked interrupted first, so /stats never shows

@@ -1,7 +1,7 @@
-"""The bot's core: plain values in, rendered replies out.
+"""Chat search: replies to searches, listings, reading an article in full, their buttons, inline mode.
 
-Telegram handlers, the offline console and the tests all drive this same object, so everything
-a user can see is testable without a network. Methods are synchronous (searching is CPU-bound);
+Plain values in, rendered `Reply`s out (`bot.chat.Core` joins this room with the digest settings),
+so everything a user can see is testable without a network. Methods are synchronous (searching is CPU-bound);
 the Telegram side runs them in a worker thread.
 """
 
@@ -11,38 +11,30 @@ import hashlib
 import html
 import logging
 import re
-import threading
-import time
 import unicodedata
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 from bantin.articles.model import Article
-from bantin.articles.store import ArticleStore
-from bantin.bot.digests import build as dg
-from bantin.bot.digests.slots import VIETNAM, clock_time, next_slot, shift_clock
-from bantin.bot.digests.store import CONSOLE_CHAT, Part, Place, SubscriptionStore, utcnow
+from bantin.bot.digests.slots import VIETNAM
 from bantin.bot.render import (
     LISTED_TITLE,
     MAX_MESSAGE,
     MAX_PER_PAGE,
-    Renderer,
     fit_listing,
-    number,
     plain_length,
     safe,
     shorten,
 )
+from bantin.bot.reply import Button, CallbackResult, Document, Reply
 from bantin.bot.search import buttons as cb
 from bantin.bot.search import reading
-from bantin.index.layout import pointer_stamp
-from bantin.index.pool import PooledIndex
-from bantin.index.searcher import Hit, IndexDamaged, IndexMissing, SearchIndex, SearchPage
+from bantin.bot.search.links import read_command, read_deep_link
+from bantin.bot.services import Services
+from bantin.index.searcher import Hit, SearchPage
 
 log = logging.getLogger(__name__)
+
 
 #: Longer queries are cut (and the user told): nobody types more, and scoring cost grows with it.
 MAX_QUERY_CHARS = 200
@@ -55,65 +47,6 @@ INLINE_TITLE = 256
 INLINE_DESCRIPTION = 200
 INLINE_MESSAGE_TITLE = 1000
 INLINE_LEAD = 600
-_READ_ID = re.compile(r"^[A-Za-z0-9_]{1,40}$")
-#: Any word after "/" is a command: Telegram marks `/khong-lenh` as one (up to the "-"), and the
-#: user deserves a reply rather than silence. Valid names are `[A-Za-z0-9_]`; others are unknown.
-_COMMAND = re.compile(r"^/([^\s@]+)(?:@(\S*))?(?:\s+(.*))?$", re.DOTALL)
-#: How much of an unknown command the reply repeats.
-SHOWN_COMMAND = 40
-READ_COMMANDS = ("xem", "read")
-#: `/start xem_<id>`: a deep link (t.me/<bot>?start=xem_<id>) that opens an article. Telegram allows
-#: start payloads of up to 64 characters from A-Z, a-z, 0-9, _ and -.
-READ_PAYLOAD = "xem_"
-_START_PAYLOAD = re.compile(r"[A-Za-z0-9_-]{1,64}")
-_BOT_USERNAME = re.compile(r"[A-Za-z0-9_]{1,64}")
-#: Daily digest commands and their Vietnamese aliases → canonical name.
-DIGEST_COMMANDS = {"subscribe": "subscribe", "dangky": "subscribe", "unsubscribe": "unsubscribe",
-                   "huydangky": "unsubscribe", "settings": "settings", "caidat": "settings",
-                   "digest": "digest", "bantin": "digest"}
-DIGEST_PRESETS = ("06:00", "07:00", "12:00", "18:00", "21:00")
-#: Seconds between two attempts to open a damaged index whose pointer did not change (a rebuild
-#: changes it, and is noticed at once; an operator restoring files by hand, within this).
-DAMAGE_RETRY = 30.0
-
-
-@dataclass(frozen=True)
-class Button:
-    text: str
-    data: str | None = None
-    url: str | None = None
-    switch_inline: str | None = None
-
-
-@dataclass(frozen=True)
-class Reply:
-    """One message: HTML for Telegram's HTML parse mode, and an inline keyboard."""
-
-    html: str
-    buttons: tuple[tuple[Button, ...], ...] = ()
-    query: str | None = None  # the search this message shows, for stateless page buttons
-    #: A file to send instead of a text message; `html` is then its caption (≤ 1024 characters).
-    document: Document | None = None
-
-
-@dataclass(frozen=True)
-class Document:
-    """A file attached to a reply: a long article as plain UTF-8 text."""
-
-    filename: str
-    content: bytes
-    #: The article it holds: where two articles' names clash (same title), this tells them apart.
-    article_id: str = ""
-
-
-@dataclass(frozen=True)
-class CallbackResult:
-    """What a button press does: a toast, an edit of the pressed message, and/or new messages."""
-
-    answer: str | None = None
-    alert: bool = False
-    edit: Reply | None = None
-    send: tuple[Reply, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -147,153 +80,10 @@ def clean_query(raw: str) -> CleanQuery:
     return CleanQuery(text, truncated, has_words)
 
 
-def parse_command(text: str) -> tuple[str, str | None, str] | None:
-    """'/search@bot words' → ('search', 'bot', 'words'); None when it is not a command."""
-    match = _COMMAND.match(text.strip())
-    if not match:
-        return None
-    return match.group(1).lower(), match.group(2), (match.group(3) or "").strip()
-
 
 @dataclass
-class Core:
-    store: ArticleStore
-    index_root: Path
-    renderer: Renderer = field(default_factory=Renderer)
-    per_page: int = 5
-    bot_username: str | None = None
-    #: Daily digests. The console builds a Core without a store: it then opens `bot.sqlite` beside
-    #: the index (Settings.state_path) on first use.
-    subscriptions: SubscriptionStore | None = None
-    digest_time: str = "07:00"
-    digest_size: int = 10
-    clock: Callable[[], datetime] = utcnow
-    #: Processes that run searches (index.pool); 0 searches in this process.
-    search_workers: int = 0
-    #: Articles longer than this (characters of text) are read as one .txt file rather than a
-    #: run of messages; 0 = always messages.
-    read_document_chars: int = 12000
-    #: How far a build of the index has got, (done, total articles; total 0 = not counting yet),
-    #: or None when nothing is building it. Set by the bot (bot.newsroom.upkeep); None in the console.
-    index_progress: Callable[[], tuple[int, int] | None] | None = None
-    #: Why the index cannot be read (None: it can, or there is none yet).
-    damage: str | None = field(default=None, init=False)
-    _damage_seen: tuple[tuple[int, int] | None, float] = field(default=(None, 0.0), init=False, repr=False)
-    _own_subscriptions: bool = field(default=False, init=False, repr=False)
-    _topics: dg.TopicMatcher | None = field(default=None, init=False, repr=False)
-    _index: SearchIndex | PooledIndex | None = field(default=None, init=False, repr=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
-
-    # -- services ------------------------------------------------------------------------------
-
-    @property
-    def index(self) -> SearchIndex | PooledIndex | None:
-        """The search index, opened on first use (it may be built after the bot starts)."""
-        if self._index is None:
-            with self._lock:
-                if self._index is None and self._worth_opening():
-                    self._index = self._open_index()
-        return self._index
-
-    def _open_index(self) -> SearchIndex | PooledIndex | None:
-        try:
-            if self.search_workers > 0:
-                index: SearchIndex | PooledIndex = PooledIndex.open(self.index_root, self.search_workers)
-            else:
-                index = SearchIndex.open(self.index_root)
-        except IndexMissing:
-            self.damage = None
-            return None
-        except IndexDamaged as exc:
-            if self.damage is None:  # once, not once per query
-                log.error("the search index is damaged (%s); searches are answered 'being repaired' until it "
-                          "is rebuilt from the article store: `bantin reindex --full`, or /reindex full in "
-                          "Telegram", exc.reason)
-            self.damage = exc.reason
-            self._damage_seen = (pointer_stamp(self.index_root), time.monotonic())
-            return None
-        if self.damage is not None:
-            log.info("the search index can be read again; searching")
-            self.damage = None
-        return index
-
-    def _worth_opening(self) -> bool:
-        """A damaged index is tried again when a rebuild swapped in a new one, or now and then."""
-        if self.damage is None:
-            return True
-        stamp, when = self._damage_seen
-        return pointer_stamp(self.index_root) != stamp or time.monotonic() - when >= DAMAGE_RETRY
-
-    def no_index(self, lang: str) -> Reply:
-        """Why a search cannot run: the index is being prepared (and how far it got), or it is
-        being repaired: damaged, or no longer being built (the build failed; editors are told)."""
-        progress = self.index_progress() if self.index_progress is not None else None
-        repairing = self.damage is not None or (self.index_progress is not None and progress is None)
-        done, total = progress or (0, 0)
-        return self.notice("index_repair" if repairing else "no_index", lang,
-                           done=number(min(done, total), lang), total=number(total, lang) if total else None)
-
-    @property
-    def subs(self) -> SubscriptionStore:
-        if self.subscriptions is None:
-            with self._lock:
-                if self.subscriptions is None:
-                    self.subscriptions = SubscriptionStore(self.index_root.parent / "bot.sqlite")
-                    self._own_subscriptions = True
-        return self.subscriptions
-
-    def close(self) -> None:
-        if self._index is not None:
-            self._index.close()
-            self._index = None
-        if self._topics is not None:
-            self._topics.close()
-            self._topics = None
-        if self._own_subscriptions and self.subscriptions is not None:
-            self.subscriptions.close()
-            self.subscriptions = None
-
-    # -- messages ------------------------------------------------------------------------------
-
-    def message(self, text: str, lang: str, *, user: str | None = None, chat: int | None = None) -> list[Reply]:
-        """Any text message: a command, or a search."""
-        command = parse_command(text)
-        if command is not None:
-            return self.command(command[0], command[2], lang, user=user, chat=chat)
-        return [self.search(text, lang)]
-
-    def command(self, command: str, args: str, lang: str, *, user: str | None = None,
-                chat: int | None = None, place: Place | None = None) -> list[Reply]:
-        """A command by name (without the slash); unknown ones get a hint, not silence.
-
-        `chat` identifies the subscriber for digest commands; None is the offline console's chat.
-        `place`: the command came from a group (by one of its administrators: the handler checked).
-        """
-        if command in DIGEST_COMMANDS:
-            return self.digest_command(DIGEST_COMMANDS[command], args, lang, CONSOLE_CHAT if chat is None else chat,
-                                       place)
-        if command == "start":
-            if args.startswith(READ_PAYLOAD) and len(args) > len(READ_PAYLOAD) and _START_PAYLOAD.fullmatch(args):
-                return self.read(args[len(READ_PAYLOAD) :], lang)  # a deep link (read_deep_link)
-            return [self.notice("start", lang, name=user, digest_time=self.digest_time)]
-        if command == "help":
-            return [self.notice("help", lang, inline=self.bot_username, digest_time=self.digest_time)]
-        if command == "about":
-            return [self.about(lang)]
-        if command in ("latest", "moi"):
-            return [self.latest(lang)]
-        if command in ("search", "tim", "timkiem"):
-            if not args.strip():
-                return [self.notice("empty_query", lang)]
-            return [self.search(args, lang)]
-        prefix, _, article_id = command.partition("_")
-        if prefix in READ_COMMANDS and article_id:
-            # Only ids that read_command offers; anything else cannot be an article of ours.
-            return self.read(article_id, lang) if _READ_ID.fullmatch(article_id) else [self.notice("not_found", lang)]
-        return [self.notice("unknown_command", lang, command=shorten("/" + command, SHOWN_COMMAND))]
-
-    def notice(self, template: str, lang: str, /, **context: Any) -> Reply:
-        return Reply(self.renderer.render(lang, template, **context))
+class SearchReplies(Services):
+    """The search room of a chat's replies (see `bot.chat.Core`)."""
 
     # -- search --------------------------------------------------------------------------------
 
@@ -453,15 +243,8 @@ class Core:
 
     # -- buttons -------------------------------------------------------------------------------
 
-    def callback(self, data: str | None, lang: str, *, message_query: str | None = None,
-                 chat: int | None = None) -> CallbackResult:
-        """A button press. Stale or forged data gets a polite toast, never an exception."""
-        try:
-            button = cb.decode(data)
-        except cb.BadCallback:
-            return CallbackResult(answer=self.renderer.label(lang, "stale_button"), alert=True)
-        if isinstance(button, cb.DigestMoreButton | cb.DigestButton):
-            return self.digest_button(button, lang, CONSOLE_CHAT if chat is None else chat)
+    def press(self, button: cb.SearchButton, lang: str, *, message_query: str | None = None) -> CallbackResult:
+        """A search, reading or related button (decoded by `Core.callback`)."""
         if isinstance(button, cb.NoopButton):
             return CallbackResult()
         if isinstance(button, cb.PageButton):
@@ -477,149 +260,6 @@ class Core:
         replies = self.article_messages(article, lang)
         toast = self.renderer.label(lang, "read_file_toast" if replies[0].document else "read_toast")
         return CallbackResult(answer=toast, send=tuple(replies[button.part - 1 :]) or tuple(replies))
-
-    # -- daily digests -------------------------------------------------------------------------
-
-    def digest_command(self, name: str, args: str, lang: str, chat: int, place: Place | None = None) -> list[Reply]:
-        """/subscribe, /unsubscribe, /settings and /digest (a preview that changes nothing)."""
-        if name == "subscribe":
-            return [self.subscribe(chat, args, lang, place)]
-        if name == "unsubscribe":
-            stopped = self.subs.unsubscribe(chat, now=self.clock())
-            return [self.notice("digest_unsubscribed", lang, stopped=stopped)]
-        if name == "settings":
-            return [self.digest_settings(chat, lang)]
-        return self.digest_preview(chat, lang)
-
-    def subscribe(self, chat: int, args: str, lang: str, place: Place | None = None) -> Reply:
-        try:
-            request = dg.parse_subscribe(args)
-        except dg.BadSubscribe as exc:
-            return self.notice("digest_bad", lang, reason=exc.reason, detail=exc.detail, max_topics=dg.MAX_TOPICS,
-                               max_chars=dg.MAX_TOPIC_CHARS)
-        now = self.clock()
-        current = self.subs.get(chat)
-        slot = request.slot or (current.slot if current and current.active else self.digest_time)
-        subscriber, activated = self.subs.subscribe(chat, lang=lang, slot=slot, topics=request.topics, now=now,
-                                                    place=place)
-        return self.notice("digest_subscribed", lang, activated=activated, slot=subscriber.slot,
-                           topics=subscriber.topics, next_at=next_slot(subscriber.slot, now),
-                           group=subscriber.shared, thread_id=subscriber.thread_id)
-
-    def digest_settings(self, chat: int, lang: str) -> Reply:
-        """Current time and topics, with buttons to change them (stateless, see bot.search.buttons)."""
-        label = self.renderer.label
-        subscriber = self.subs.get(chat)
-        now = self.clock()
-        rows: list[tuple[Button, ...]] = []
-        if subscriber and subscriber.active:
-            slot = subscriber.slot
-            rows.append(tuple(Button(label(lang, "digest_time_choice", t, slot), _digest_data("time", t))
-                              for t in DIGEST_PRESETS))
-            earlier, later = shift_clock(slot, -30), shift_clock(slot, 30)
-            rows.append((Button(label(lang, "digest_earlier", earlier), _digest_data("time", earlier)),
-                         Button(label(lang, "digest_later", later), _digest_data("time", later))))
-            rows += [(Button(label(lang, "digest_drop_topic", topic),
-                             _digest_data("drop", f"{n}:{dg.topic_tag(topic)}")),)
-                     for n, topic in enumerate(subscriber.topics, 1)]
-            if subscriber.topics:
-                rows.append((Button(label(lang, "digest_clear_topics"), _digest_data("clear")),))
-            rows.append((Button(label(lang, "digest_preview_button"), _digest_data("preview")),
-                         Button(label(lang, "digest_stop"), _digest_data("stop"))))
-            next_at = next_slot(slot, now)
-        else:
-            rows.append((Button(label(lang, "digest_start"), _digest_data("start")),
-                         Button(label(lang, "digest_preview_button"), _digest_data("preview"))))
-            next_at = None
-        html = self.renderer.render(lang, "digest_settings", subscriber=subscriber, next_at=next_at,
-                                    default_time=self.digest_time, max_topics=dg.MAX_TOPICS)
-        return Reply(html, tuple(rows))
-
-    def digest_preview(self, chat: int, lang: str) -> list[Reply]:
-        """What the next digest would hold right now; records nothing, so nothing due changes.
-
-        A subscriber sees the articles since their previous digest; anyone else the last 24 hours.
-        """
-        now = self.clock()
-        subscriber = self.subs.get(chat)
-        active = subscriber is not None and subscriber.active
-        topics = subscriber.topics if subscriber is not None and active else ()
-        since = subscriber.since if subscriber is not None and active else now - timedelta(days=1)
-        window = dg.recent_window(self.store, now)
-        digest = dg.build_digest(window, since=since, topics=topics, matcher=self._topic_matcher(window))
-        next_at = next_slot(subscriber.slot, now) if subscriber is not None and active else None
-        status = "active" if active else "none" if subscriber is None else "stopped"
-        parts = dg.render_digest(self.renderer, lang, digest, size=self.digest_size, preview=True, next_at=next_at,
-                                 status=status)
-        if not parts:
-            return [self.notice("digest_empty", lang, subscribed=active, topics=topics,
-                                since=digest.since.astimezone(VIETNAM),
-                                next_at=next_at, default_time=self.digest_time)]
-        return [_reply(part) for part in parts]
-
-    def _topic_matcher(self, window: dg.Window) -> dg.TopicMatcher:
-        """One matcher per batch of new articles: previews reuse its small index and memo."""
-        with self._lock:
-            current = self._topics
-            if current is None or current.window.until != window.until:
-                if current is not None:
-                    current.close()
-                current = self._topics = dg.TopicMatcher(window)
-            return current
-
-    def digest_button(self, button: cb.DigestMoreButton | cb.DigestButton, lang: str, chat: int) -> CallbackResult:
-        label = self.renderer.label
-        if isinstance(button, cb.DigestMoreButton):
-            return self._digest_more(button, lang, chat)
-        if button.action == "show":
-            return CallbackResult(send=(self.digest_settings(chat, lang),))
-        if button.action == "preview":
-            return CallbackResult(send=tuple(self.digest_preview(chat, lang)))
-        now = self.clock()
-        subscriber = self.subs.get(chat)
-        if button.action == "start":
-            slot = subscriber.slot if subscriber else self.digest_time
-            self.subs.subscribe(chat, lang=lang, slot=slot, topics=None, now=now)
-            return CallbackResult(answer=label(lang, "digest_started"), edit=self.digest_settings(chat, lang))
-        if subscriber is None or not subscriber.active:
-            return CallbackResult(answer=label(lang, "digest_not_subscribed"), alert=True,
-                                  edit=self.digest_settings(chat, lang))
-        if button.action == "stop":
-            self.subs.unsubscribe(chat, now=now)
-            answer = label(lang, "digest_stopped")
-        elif button.action == "time":
-            slot = f"{button.value[:2]}:{button.value[2:]}"
-            clock_time(slot)  # validated by the decoder; raises on anything else
-            self.subs.subscribe(chat, lang=lang, slot=slot, topics=None, now=now)
-            answer = label(lang, "digest_time_changed", slot)
-        elif button.action == "clear":
-            self.subs.subscribe(chat, lang=lang, slot=subscriber.slot, topics=(), now=now)
-            answer = label(lang, "digest_topics_cleared")
-        else:  # drop one topic: its position and a tag of its text must both still match
-            number, _, tag = button.value.partition(":")
-            position = int(number) - 1
-            if position >= len(subscriber.topics) or dg.topic_tag(subscriber.topics[position]) != tag:
-                return CallbackResult(answer=label(lang, "stale_button"), alert=True,
-                                      edit=self.digest_settings(chat, lang))
-            topic = subscriber.topics[position]
-            remaining = subscriber.topics[:position] + subscriber.topics[position + 1 :]
-            self.subs.subscribe(chat, lang=lang, slot=subscriber.slot, topics=remaining, now=now)
-            answer = label(lang, "digest_topic_dropped", topic)
-        return CallbackResult(answer=answer, edit=self.digest_settings(chat, lang))
-
-    def _digest_more(self, button: cb.DigestMoreButton, lang: str, chat: int) -> CallbackResult:
-        """The next articles of a digest: the same window, rebuilt, from the button's offset."""
-        subscriber = self.subs.get(chat)
-        topics = subscriber.topics if subscriber is not None and subscriber.active else ()
-        now = self.clock()
-        since, until = dg.from_micros(button.since_us), dg.from_micros(button.until_us)
-        window = dg.recent_window(self.store, now)
-        digest = dg.build_digest(window, since=since, until=until, topics=topics,
-                                 matcher=self._topic_matcher(window))
-        parts = dg.render_digest(self.renderer, lang, digest, size=self.digest_size, offset=button.offset)
-        if not parts:
-            return CallbackResult(answer=self.renderer.label(lang, "digest_nothing_more"))
-        return CallbackResult(send=tuple(_reply(part) for part in parts))
 
     # -- inline mode ---------------------------------------------------------------------------
 
@@ -647,29 +287,6 @@ class Core:
         next_offset = str(page + 1) if page < result.pages and page < 50 else ""
         return items, next_offset
 
-
-def _digest_data(action: str, value: str = "") -> str:
-    return cb.encode(cb.DigestButton(action, value.replace(":", "") if action == "time" else value))
-
-
-def _reply(part: Part) -> Reply:
-    return Reply(part.html, tuple(tuple(Button(text, data) for text, data in row) for row in part.buttons))
-
-
-def read_deep_link(bot_username: str | None, article_id: str) -> str | None:
-    """`https://t.me/<bot>?start=xem_<id>`: opens a private chat with the bot, which shows the
-    article. For places where a button cannot carry a private reading (channel posts, other
-    apps). None without a username or when the id cannot be a start payload."""
-    payload = READ_PAYLOAD + article_id
-    if not article_id or not bot_username or not _BOT_USERNAME.fullmatch(bot_username) \
-            or not _START_PAYLOAD.fullmatch(payload):
-        return None
-    return f"https://t.me/{bot_username}?start={payload}"
-
-
-def read_command(article_id: str) -> str | None:
-    """`/xem_<id>`, a tappable command that shows an article's full text in the chat."""
-    return f"/xem_{article_id}" if _READ_ID.match(article_id) else None
 
 
 def inline_id(article_id: str) -> str:

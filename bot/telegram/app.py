@@ -16,7 +16,6 @@ from telegram.ext import (
     Application,
     CallbackQueryHandler,
     ChatMemberHandler,
-    CommandHandler,
     InlineQueryHandler,
     MessageHandler,
     TypeHandler,
@@ -24,21 +23,23 @@ from telegram.ext import (
 )
 
 from bantin.articles.store import ArticleStore
-from bantin.bot.digests.slots import start_digests, stop_digests
+from bantin.bot import commands
+from bantin.bot.chat import Core
+from bantin.bot.commands import Menu
+from bantin.bot.digests.scheduler import start_digests, stop_digests
 from bantin.bot.digests.store import SubscriptionStore
 from bantin.bot.newsroom import desk as editors
 from bantin.bot.newsroom.upkeep import start_upkeep
 from bantin.bot.render import LANGUAGES, Renderer
-from bantin.bot.search.replies import DIGEST_COMMANDS, Core
 from bantin.bot.settings import Settings
 from bantin.bot.telegram import handlers
 from bantin.bot.telegram.ratelimit import RateLimiter
 
 log = logging.getLogger(__name__)
-MENU = ("search", "latest", "subscribe", "settings", "help", "about")
+MENU = commands.menu(Menu.PUBLIC)
 
 
-def build_application(settings: Settings) -> Application:  # type: ignore[type-arg]
+def build_application(settings: Settings) -> Application:
     """Application with every handler registered; nothing touches the network until it runs."""
     if not settings.token:
         raise ValueError("BANTIN_TOKEN is required to run the bot")
@@ -62,27 +63,17 @@ def build_application(settings: Settings) -> Application:  # type: ignore[type-a
     return application
 
 
-def add_handlers(application: Application) -> None:  # type: ignore[type-arg]
+def add_handlers(application: Application) -> None:
     private = filters.ChatType.PRIVATE
     groups = filters.ChatType.GROUPS
     # First, for every update: channel posts are never commands (see handlers.channel_guard).
     application.add_handler(TypeHandler(Update, handlers.channel_guard), group=-1)
-    application.add_handler(CommandHandler("start", handlers.start))
-    application.add_handler(CommandHandler("help", handlers.help_command))
-    application.add_handler(CommandHandler("about", handlers.about))
-    application.add_handler(CommandHandler(["latest", "moi"], handlers.latest))
-    application.add_handler(CommandHandler(["search", "tim"], handlers.search_command))
-    application.add_handler(CommandHandler("reindex", handlers.reindex))
-    application.add_handler(CommandHandler("failed", handlers.failed))
-    application.add_handler(CommandHandler("stats", handlers.stats))
-    application.add_handler(CommandHandler("channel", handlers.channel_command))
-    application.add_handler(CommandHandler("channels", handlers.channels_list))
     application.add_handler(ChatMemberHandler(handlers.bot_membership, ChatMemberHandler.MY_CHAT_MEMBER))
     application.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, handlers.chat_migrated))
     application.add_handler(CallbackQueryHandler(handlers.editor_button, pattern=editors.BUTTON_PATTERN))
-    # Digest commands on edited messages too: fixing "/subscribe 7:00" to "/subscribe 8:00" applies it.
-    application.add_handler(CommandHandler(list(DIGEST_COMMANDS), handlers.digest_command))
-    application.add_handler(MessageHandler(filters.COMMAND, handlers.other_command))
+    # Every command, new or edited, takes one route: the command table (bot.commands) says who may
+    # use it, whether it takes a turn and which room answers; unknown ones get a hint.
+    application.add_handler(MessageHandler(filters.COMMAND, handlers.command))
     application.add_handler(MessageHandler(private & filters.TEXT, handlers.private_text))
     application.add_handler(MessageHandler(groups & filters.TEXT, handlers.group_text))
     application.add_handler(
@@ -94,7 +85,7 @@ def add_handlers(application: Application) -> None:  # type: ignore[type-arg]
     application.add_error_handler(handlers.error_handler)
 
 
-async def post_init(application: Application) -> None:  # type: ignore[type-arg]
+async def post_init(application: Application) -> None:
     """Open services and register the command menus (Vietnamese by default, English for en)."""
     settings: Settings = application.bot_data["settings"]
     renderer = Renderer()
@@ -112,9 +103,9 @@ async def post_init(application: Application) -> None:  # type: ignore[type-arg]
     application.bot_data["limiter"] = RateLimiter(settings.rate_burst, settings.rate_per_minute)
     application.bot_data["search_timeout"] = settings.search_timeout
     for lang in LANGUAGES:
-        commands = [BotCommand(name, renderer.label(lang, f"cmd_{name}")) for name in MENU]
+        entries = [BotCommand(name, renderer.label(lang, f"cmd_{name}")) for name in MENU]
         await application.bot.set_my_commands(
-            commands, scope=BotCommandScopeDefault(), language_code=None if lang == "vi" else lang
+            entries, scope=BotCommandScopeDefault(), language_code=None if lang == "vi" else lang
         )
     desk = editors.open_desk(settings, application.bot_data["core"])
     application.bot_data["desk"] = desk
@@ -124,8 +115,9 @@ async def post_init(application: Application) -> None:  # type: ignore[type-arg]
     if application.job_queue is not None:
         application.job_queue.run_repeating(editors.flush_job, interval=60, first=60, name="flush query count")
         if settings.scan_minutes:
-            every = settings.scan_minutes * 60
-            application.job_queue.run_repeating(editors.scan_job, interval=every, first=every, name="scan sources")
+            scan_every = settings.scan_minutes * 60
+            application.job_queue.run_repeating(editors.scan_job, interval=scan_every, first=scan_every,
+                                                name="scan sources")
             log.info("scanning the sources every %d min (BANTIN_SCAN_MINUTES)", settings.scan_minutes)
         if settings.feeds and settings.feed_minutes:
             every = settings.feed_minutes * 60
@@ -138,7 +130,7 @@ async def post_init(application: Application) -> None:  # type: ignore[type-arg]
     log.info("bot @%s ready: %d articles", me.username, store.count())
 
 
-async def set_editor_menus(application: Application, renderer: Renderer, desk: editors.Desk) -> None:  # type: ignore[type-arg]
+async def set_editor_menus(application: Application, renderer: Renderer, desk: editors.Desk) -> None:
     """Each editor's private chat gets the public menu plus the editor commands (vi and en);
     editors removed from BANTIN_EDITORS get the public menu back. A user who never opened a chat
     with the bot cannot have a chat menu yet: logged, not fatal (it is set on the next start)."""
@@ -147,9 +139,9 @@ async def set_editor_menus(application: Application, renderer: Renderer, desk: e
     for user_id in sorted(settings.editors):
         try:
             for lang in LANGUAGES:
-                names = (*MENU, *editors.EDITOR_COMMANDS)
-                commands = [BotCommand(name, renderer.label(lang, f"cmd_{name}")) for name in names]
-                await application.bot.set_my_commands(commands, scope=BotCommandScopeChat(chat_id=user_id),
+                names = (*MENU, *commands.menu(Menu.EDITOR))
+                entries = [BotCommand(name, renderer.label(lang, f"cmd_{name}")) for name in names]
+                await application.bot.set_my_commands(entries, scope=BotCommandScopeChat(chat_id=user_id),
                                                        language_code=None if lang == "vi" else lang)
             given.add(user_id)
         except TelegramError as exc:
@@ -165,14 +157,14 @@ async def set_editor_menus(application: Application, renderer: Renderer, desk: e
     desk.audit.set_menu_users(given)
 
 
-async def post_stop(application: Application) -> None:  # type: ignore[type-arg]
+async def post_stop(application: Application) -> None:
     """While the bot can still send: stop a running reindex politely and save the counters; let a
     digest broadcast finish its message in flight (the rest stays pending for the next start)."""
     await stop_digests(application.bot_data.get("digests"))
     await editors.close_desk(application.bot_data.get("desk"))
 
 
-async def post_shutdown(application: Application) -> None:  # type: ignore[type-arg]
+async def post_shutdown(application: Application) -> None:
     core: Core | None = application.bot_data.get("core")
     if core is not None:
         core.close()

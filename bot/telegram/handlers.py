@@ -10,7 +10,7 @@ import asyncio
 import html
 import logging
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from telegram import (
@@ -30,13 +30,16 @@ from telegram.constants import ChatType, ParseMode
 from telegram.error import BadRequest, Forbidden
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
+from bantin.bot import commands
+from bantin.bot.chat import Core
+from bantin.bot.commands import parse_command
 from bantin.bot.digests import channels
-from bantin.bot.digests.store import Subscriber
+from bantin.bot.digests.store import Place, Subscriber
 from bantin.bot.newsroom import audit
 from bantin.bot.newsroom import desk as editors
 from bantin.bot.newsroom.usage import count_query
 from bantin.bot.render import ENTITY_TYPES, language_of, telegram_view
-from bantin.bot.search.replies import DIGEST_COMMANDS, Core, Reply, parse_command
+from bantin.bot.reply import Reply
 from bantin.bot.telegram import membership
 from bantin.bot.telegram.ratelimit import RateLimiter
 from bantin.index.budget import call_with_deadline
@@ -248,48 +251,7 @@ async def channel_guard(update: Update, context: Context) -> None:
     raise ApplicationHandlerStop
 
 
-# -- commands ------------------------------------------------------------------------------------
-
-
-async def start(update: Update, context: Context) -> None:
-    """Welcome the user with examples; a deep link's `/start xem_<id>` shows that article instead."""
-    user = update.effective_user
-    name = user.first_name if user else None
-    payload = " ".join(context.args or [])
-    if not payload:
-        await send(update, core_of(context).command("start", "", lang_of(update), user=name))
-    elif await allowed(update, context):
-        await send(update, await in_thread(context, core_of(context).command, "start", payload, lang_of(update),
-                                           user=name))
-
-
-async def help_command(update: Update, context: Context) -> None:
-    """Explain how to search."""
-    await send(update, core_of(context).command("help", "", lang_of(update)))
-
-
-async def about(update: Update, context: Context) -> None:
-    """What the archive covers: article count and date range."""
-    core = core_of(context)
-    if await allowed(update, context):
-        await send(update, [await in_thread(context, core.about, lang_of(update))])
-
-
-async def latest(update: Update, context: Context) -> None:
-    """The newest articles."""
-    core = core_of(context)
-    if await allowed(update, context):
-        await send(update, [await in_thread(context, core.latest, lang_of(update))])
-
-
-async def search_command(update: Update, context: Context) -> None:
-    """`/search words`: a search; an empty one gets a usage hint."""
-    words = " ".join(context.args or [])
-    if not words.strip():
-        await send(update, [core_of(context).notice("empty_query", lang_of(update))])
-        return
-    if await allowed(update, context):
-        await search_and_send(update, context, words)
+# -- commands: one route, through the command table (bot.commands) ---------------------------------
 
 
 def command_of(update: Update) -> tuple[Message | None, tuple[str, str | None, str] | None]:
@@ -300,44 +262,72 @@ def command_of(update: Update) -> tuple[Message | None, tuple[str, str | None, s
     return message, parse_command(message.text)
 
 
-async def other_command(update: Update, context: Context) -> None:
-    """`/xem_<id>` (full text) and unknown commands; commands for other bots are ignored."""
+async def command(update: Update, context: Context) -> None:
+    """Every command: the table says who may use it and whether it takes a turn; its room answers."""
     message, parsed = command_of(update)
     if message is None or parsed is None:
         return
     name, target, args = parsed
     if target and target.lower() != (context.bot.username or "").lower():
+        return  # a command for another bot in the group
+    entry = commands.find(name) or commands.UNLISTED
+    if update.edited_message is not None and not entry.on_edit:
         return
-    if not await allowed(update, context):
+    if entry.editor_only and not await editor_only(update, context, entry.name):
         return
-    core = core_of(context)
-    await send(update, await in_thread(context, core.command, name, args, lang_of(update), chat=message.chat_id))
+    await ROOMS[entry.room](update, context, name, args)
 
 
-async def digest_command(update: Update, context: Context) -> None:
-    """/subscribe, /unsubscribe, /settings, /digest (and aliases): private chats, and group admins for their group."""
-    message, parsed = command_of(update)
-    if message is None or parsed is None:
+async def chat_room(update: Update, context: Context, name: str, args: str) -> None:
+    """Search, reading and listings: a turn when the table says so, then the core in a worker thread."""
+    entry = commands.find(name) or commands.UNLISTED
+    if entry.takes_turn(args) and not await allowed(update, context):
         return
-    core = core_of(context)
-    name, _, args = parsed
-    target = channels.target_in(args) if DIGEST_COMMANDS.get(name) == "digest" else None
-    if target is not None:
+    core, lang, user = core_of(context), lang_of(update), update.effective_user
+    try:
+        replies = await in_thread(context, core.command, name, args, lang, user=user.first_name if user else None,
+                                  chat=update.effective_chat.id if update.effective_chat else None)
+        if entry.counted and args.strip():
+            count_query(context.bot_data)
+    except TimeoutError:
+        replies = [core.notice("timeout", lang)]
+    await send(update, replies)
+
+
+async def digest_room(update: Update, context: Context, name: str, args: str) -> None:
+    """/subscribe, /unsubscribe, /settings, /digest: private chats, and group admins for their group."""
+    entry = commands.find(name)
+    target = channels.target_in(args) if entry is not None and entry.name == "digest" else None
+    if target is not None:  # an editor's `/digest @channel`
         await post_digest_now(update, context, target)
         return
-    if not await allowed(update, context):
+    message = update.effective_message
+    if message is None or not await allowed(update, context):
         return
-    place = None
+    allowed_here, place = await digest_place(update, context, message)
+    if allowed_here:
+        await send(update, await in_thread(context, core_of(context).command, name, args, lang_of(update),
+                                           chat=message.chat_id, place=place))
+
+
+async def digest_place(update: Update, context: Context, message: Message) -> tuple[bool, Place | None]:
+    """Where a digest command may act: a private chat, or a group whose administrator sent it (the
+    group's place); anyone else is told why not."""
     if message.chat.type in (ChatType.GROUP, ChatType.SUPERGROUP):
-        if not await membership.sender_is_admin(context.bot, message):
-            await send(update, [core.notice("digest_group_admins", lang_of(update), bot_username=context.bot.username)])
-            return
-        place = membership.group_place(message)
-    elif message.chat.type != ChatType.PRIVATE:
-        await send(update, [core.notice("digest_private", lang_of(update), bot_username=context.bot.username)])
-        return
-    await send(update, await in_thread(context, core.command, name, args, lang_of(update), chat=message.chat_id,
-                                       place=place))
+        if await membership.sender_is_admin(context.bot, message):
+            return True, membership.group_place(message)
+        template = "digest_group_admins"
+    elif message.chat.type == ChatType.PRIVATE:
+        return True, None
+    else:
+        template = "digest_private"
+    await send(update, [core_of(context).notice(template, lang_of(update), bot_username=context.bot.username)])
+    return False, None
+
+
+async def newsroom_room(update: Update, context: Context, name: str, args: str) -> None:
+    """Editors' commands (the editor check already ran, from the table)."""
+    await NEWSROOM[name](update, context, args)
 
 
 # -- messages ------------------------------------------------------------------------------------
@@ -484,14 +474,11 @@ def status_message(update: Update, context: Context) -> editors.ChatStatus:
     return editors.ChatStatus(context.bot, chat.id, desk_of(context).run_reply, keyboard, thread_id=thread)
 
 
-async def reindex(update: Update, context: Context) -> None:
-    """Editors: scan the sources into the store and index in the background; `full` rebuilds the index."""
-    if update.edited_message is not None:  # fixing a typo in "/reindex" must not start another run
-        return
-    if not await editor_only(update, context, "reindex"):
-        return
+async def reindex(update: Update, context: Context, args: str) -> None:
+    """Editors: scan the sources into the store and index in the background; `full` rebuilds the index.
+    Not on an edited message (the table's `on_edit`): fixing a typo must not start another run."""
     desk, lang = desk_of(context), lang_of(update)
-    kind = desk.reindex_kind(" ".join(context.args or []))
+    kind = desk.reindex_kind(args)
     if kind is None:
         await send(update, [desk.usage(lang)])
         return
@@ -501,16 +488,14 @@ async def reindex(update: Update, context: Context) -> None:
         await send(update, [busy])
 
 
-async def failed(update: Update, context: Context) -> None:
+async def failed(update: Update, context: Context, args: str) -> None:
     """Editors: the pages that failed to parse, with their reasons."""
-    if await editor_only(update, context, "failed"):
-        await send(update, [await desk_of(context).failed(lang_of(update), update.effective_user)])
+    await send(update, [await desk_of(context).failed(lang_of(update), update.effective_user)])
 
 
-async def stats(update: Update, context: Context) -> None:
+async def stats(update: Update, context: Context, args: str) -> None:
     """Editors: articles, subscribers, last reindex, index size and searches served today."""
-    if await editor_only(update, context, "stats"):
-        await send(update, [await desk_of(context).stats(lang_of(update), update.effective_user)])
+    await send(update, [await desk_of(context).stats(lang_of(update), update.effective_user)])
 
 
 async def editor_button(update: Update, context: Context) -> None:
@@ -545,16 +530,15 @@ async def attached(context: Context, target: channels.Target) -> Subscriber | No
     return found
 
 
-async def channel_command(update: Update, context: Context) -> None:
+async def channel_command(update: Update, context: Context, args: str) -> None:
     """Editors: attach the digest to a channel or group, set its options, or stop it."""
     message = update.effective_message
-    if message is None or not message.text or not await editor_only(update, context, "channel"):
+    if message is None:
         return
-    parsed = parse_command(message.text)
     user, lang = update.effective_user, lang_of(update)
     board, desk = channels.Channels(core_of(context)), desk_of(context)
     try:
-        request = channels.parse_channel_command(parsed[2] if parsed else "")
+        request = channels.parse_channel_command(args)
     except channels.BadChannel as exc:
         await desk.log(user, "channel", audit.FAILED, {"reason": exc.reason})
         await send(update, [board.usage(lang, exc.reason, exc.detail)])
@@ -594,12 +578,11 @@ async def channel_command(update: Update, context: Context) -> None:
     await send(update, [reply])
 
 
-async def channels_list(update: Update, context: Context) -> None:
+async def channels_list(update: Update, context: Context, args: str) -> None:
     """Editors: every group and channel digest, with its schedule, last post and who added it."""
-    if await editor_only(update, context, "channels"):
-        board = channels.Channels(core_of(context))
-        await send(update, [await in_thread(context, board.listing, lang_of(update))])
-        await desk_of(context).log(update.effective_user, "channels", audit.OK)
+    board = channels.Channels(core_of(context))
+    await send(update, [await in_thread(context, board.listing, lang_of(update))])
+    await desk_of(context).log(update.effective_user, "channels", audit.OK)
 
 
 async def post_digest_now(update: Update, context: Context, target: channels.Target) -> None:
@@ -653,6 +636,16 @@ async def bot_membership(update: Update, context: Context) -> None:
         scheduler = context.bot_data.get("digests")
         if scheduler is not None:
             scheduler.kick()  # the run sends the editor's notice now, not at the next minute's tick
+
+
+# -- the rooms of the command table ------------------------------------------------------------------
+
+Room = Callable[[Update, Context, str, str], Awaitable[None]]
+ROOMS: dict[commands.Room, Room] = {commands.Room.CHAT: chat_room, commands.Room.DIGEST: digest_room,
+                                    commands.Room.NEWSROOM: newsroom_room}
+#: The newsroom's answer to each of its entries in the command table (tested: one for each).
+NEWSROOM: dict[str, Callable[[Update, Context, str], Awaitable[None]]] = {
+    "reindex": reindex, "failed": failed, "stats": stats, "channel": channel_command, "channels": channels_list}
 
 
 # -- errors ----------------------------------------------------------------------------------------
