@@ -514,7 +514,7 @@ def _print_plan(runner, subs, now, *, force: bool, chat: int | None, as_json: bo
                       ", ".join(subscriber.topics), planned.articles, subscriber.chat_id == CONSOLE_CHAT))
         for part in planned.parts:
             print(to_console(part.html))
-            labels = [text for row in part.buttons for text, _ in row]
+            labels = [b.text for row in part.buttons for b in row]
             if labels:
                 print("  ".join(f"[{label}]" for label in labels))
             print()

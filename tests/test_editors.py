@@ -42,6 +42,7 @@ from bantin.bot.render import Renderer, fits
 from bantin.bot.reply import Reply
 from bantin.bot.search import buttons as cb
 from bantin.bot.settings import Settings, SettingsError, load_settings
+from bantin.bot.telegram.status import ChatStatus
 from bantin.index.maintenance import update_index
 from tests.conftest import SAMPLES
 from tests.fake_botapi import parse_telegram_html
@@ -379,7 +380,7 @@ async def test_status_message_never_repeats_itself(settings: Settings, desk: edi
             self.calls.append(("edit", text))
 
     bot = Bot()
-    status = editors.ChatStatus(bot, 7, desk.run_reply, lambda reply: None)  # type: ignore[arg-type]
+    status = ChatStatus(bot, 7, desk.run_reply)  # type: ignore[arg-type]
     run = Run(SCAN, 7, "Hoa", "vi", datetime.now(UTC))
     await status.show(run, final=False)
     await status.show(run, final=False)

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from bantin.bot.digests.store import CONSOLE_CHAT, Part, Planned, SubscriptionStore
+from bantin.bot.reply import Button
 
 T0 = datetime(2024, 5, 1, 0, 0, tzinfo=UTC)  # 07:00 in Vietnam
 
@@ -30,7 +31,7 @@ def subs(path: Path) -> Iterator[SubscriptionStore]:
 
 
 def planned(chat: int, key: str, parts: int = 1, *, until: datetime | None = T0, scheduled: bool = True) -> Planned:
-    return Planned(chat, key, tuple(Part(f"<b>{chat}</b> {n}", ((("more", "d|g"),),)) for n in range(parts)),
+    return Planned(chat, key, tuple(Part(f"<b>{chat}</b> {n}", ((Button("more", "d|g"),),)) for n in range(parts)),
                    articles=3 * parts, covered_until=until, scheduled=scheduled)
 
 

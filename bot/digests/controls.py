@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from bantin.bot.digests import build as dg
 from bantin.bot.digests.slots import VIETNAM, clock_time, next_slot, shift_clock
-from bantin.bot.digests.store import Part, Place
+from bantin.bot.digests.store import Place
 from bantin.bot.reply import Button, CallbackResult, Reply
 from bantin.bot.search import buttons as cb
 from bantin.bot.services import Services
@@ -100,7 +100,7 @@ class DigestControls(Services):
             return [self.notice("digest_empty", lang, subscribed=active, topics=topics,
                                 since=digest.since.astimezone(VIETNAM),
                                 next_at=next_at, default_time=self.digest_time)]
-        return [_reply(part) for part in parts]
+        return list(parts)
 
     def _topic_matcher(self, window: dg.Window) -> dg.TopicMatcher:
         """One matcher per batch of new articles: previews reuse its small index and memo."""
@@ -164,7 +164,7 @@ class DigestControls(Services):
         parts = dg.render_digest(self.renderer, lang, digest, size=self.digest_size, offset=button.offset)
         if not parts:
             return CallbackResult(answer=self.renderer.label(lang, "digest_nothing_more"))
-        return CallbackResult(send=tuple(_reply(part) for part in parts))
+        return CallbackResult(send=tuple(parts))
 
     def close(self) -> None:
         if self._topics is not None:
@@ -175,8 +175,3 @@ class DigestControls(Services):
 
 def _digest_data(action: str, value: str = "") -> str:
     return cb.encode(cb.DigestButton(action, value.replace(":", "") if action == "time" else value))
-
-
-def _reply(part: Part) -> Reply:
-    return Reply(part.html, tuple(tuple(Button(text, data) for text, data in row) for row in part.buttons))
-

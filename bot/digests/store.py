@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from bantin.articles.sqlite import ThreadLocalConnections
+from bantin.bot.reply import Reply
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS digest_subscribers (
@@ -188,29 +189,8 @@ class Place:
     report_chat: int | None = None
 
 
-@dataclass(frozen=True)
-class Part:
-    """One message of a digest as it will be sent: HTML and inline buttons (text, callback data),
-    and how to post it (forum topic, silently). Frozen in the log, so a resumed run posts the same."""
-
-    html: str
-    buttons: tuple[tuple[tuple[str, str], ...], ...] = ()
-    thread_id: int | None = None
-    silent: bool = False
-
-    def to_json(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"html": self.html, "buttons": [[list(b) for b in row] for row in self.buttons]}
-        if self.thread_id is not None:
-            data["thread_id"] = self.thread_id
-        if self.silent:
-            data["silent"] = True
-        return data
-
-    @staticmethod
-    def from_json(data: dict[str, Any]) -> Part:
-        thread = data.get("thread_id")
-        return Part(str(data["html"]), tuple(tuple((str(t), str(d)) for t, d in row) for row in data["buttons"]),
-                    int(thread) if thread is not None else None, bool(data.get("silent", False)))
+#: One message of a digest as it will be sent; frozen in the log, so a resumed run posts the same.
+Part = Reply
 
 
 @dataclass(frozen=True)
@@ -453,10 +433,6 @@ class SubscriptionStore:
 
     def slots_in_use(self) -> list[str]:
         return [r[0] for r in self._db.execute("SELECT DISTINCT slot FROM digest_subscribers WHERE active=1")]
-
-    def count(self, *, active: bool = True) -> int:
-        return int(self._db.execute("SELECT count(*) FROM digest_subscribers WHERE active=?",
-                                    (1 if active else 0,)).fetchone()[0])
 
     # -- the delivery log ----------------------------------------------------------------------
 
@@ -742,3 +718,25 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def subscriber_counts(state_path: Path) -> tuple[int, int]:
+    """(active, inactive) digest subscribers for the editors' /stats, read-only and defensively:
+    before digests ever ran there is no table (or no file), which means 0/0; a read must not
+    create the state file either."""
+    if not state_path.exists():
+        return 0, 0
+    try:
+        db = sqlite3.connect(f"file:{state_path}?mode=ro", uri=True, timeout=5)
+    except sqlite3.Error:
+        return 0, 0
+    try:
+        rows = db.execute(
+            "SELECT active, count(*) FROM digest_subscribers WHERE chat_id != 0 GROUP BY active"
+        ).fetchall()
+    except sqlite3.Error:
+        return 0, 0
+    finally:
+        db.close()
+    counts = {bool(active): int(n) for active, n in rows}
+    return counts.get(True, 0), counts.get(False, 0)

@@ -20,11 +20,10 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from telegram import Bot, User
-from telegram.constants import ParseMode
-from telegram.error import BadRequest, TelegramError
+from telegram import User
 
 from bantin.articles.model import VIETNAM_TZ
+from bantin.bot.digests.store import subscriber_counts
 from bantin.bot.newsroom import audit as au
 from bantin.bot.newsroom.reindex import AUTOMATIC, FETCH, FULL, SCAN, SCHEDULED, ReindexRunner, Reporter, Run, Silent
 from bantin.bot.newsroom.usage import QueryCounter
@@ -330,77 +329,6 @@ class Desk:
             buttons.append(Button(self.label(lang, "editor_failed_button", stats.failures),
                                   encode_button(EditorButton("failed"))))
         return Reply(html, (tuple(buttons),))
-
-
-def subscriber_counts(state_path: Path) -> tuple[int, int]:
-    """(active, inactive) digest subscribers, read defensively: the digest feature owns the
-    table (`digest_subscribers`), and before it ever ran there is none, which means 0/0."""
-    if not state_path.exists():
-        return 0, 0
-    try:
-        db = sqlite3.connect(f"file:{state_path}?mode=ro", uri=True, timeout=5)
-    except sqlite3.Error:
-        return 0, 0
-    try:
-        rows = db.execute(
-            "SELECT active, count(*) FROM digest_subscribers WHERE chat_id != 0 GROUP BY active"
-        ).fetchall()
-    except sqlite3.Error:
-        return 0, 0
-    finally:
-        db.close()
-    counts = {bool(active): int(n) for active, n in rows}
-    return counts.get(True, 0), counts.get(False, 0)
-
-
-# -- Telegram: the status message of a run ---------------------------------------------------------
-
-
-class ChatStatus:
-    """Shows a run in one chat message: sent at the start, edited with progress, then the summary.
-
-    Never edits with identical text (Telegram answers 400 'message is not modified'); a failed
-    edit is logged and the run goes on. If the final edit fails (the message was deleted), the
-    summary is sent as a new message so the editor still learns how it ended.
-    """
-
-    def __init__(self, bot: Bot, chat_id: int, render: Callable[[Run, bool], Reply],
-                 markup: Callable[[Reply], Any], *, message_id: int | None = None,
-                 thread_id: int | None = None) -> None:
-        self.bot = bot
-        self.chat_id = chat_id
-        self.render = render
-        self.markup = markup
-        self.message_id = message_id
-        self.thread_id = thread_id
-        self._shown: str | None = None
-
-    async def show(self, run: Run, *, final: bool) -> None:
-        reply = self.render(run, final)
-        if reply.html == self._shown:
-            return
-        try:
-            if self.message_id is None:
-                await self._send(reply)
-            else:
-                try:
-                    await self.bot.edit_message_text(reply.html, chat_id=self.chat_id, message_id=self.message_id,
-                                                     parse_mode=ParseMode.HTML, reply_markup=self.markup(reply))
-                except BadRequest as exc:
-                    if "not modified" in str(exc).lower():
-                        pass
-                    elif final:
-                        await self._send(reply)
-                    else:
-                        raise
-            self._shown = reply.html
-        except TelegramError as exc:
-            log.warning("could not show %s status in chat %s: %s", run.kind, self.chat_id, exc)
-
-    async def _send(self, reply: Reply) -> None:
-        message = await self.bot.send_message(self.chat_id, reply.html, parse_mode=ParseMode.HTML,
-                                              reply_markup=self.markup(reply), message_thread_id=self.thread_id)
-        self.message_id = message.message_id
 
 
 def scheduled_reporter() -> Silent:

@@ -34,6 +34,7 @@ from bantin.bot.render import LANGUAGES, Renderer
 from bantin.bot.settings import Settings
 from bantin.bot.telegram import handlers
 from bantin.bot.telegram.ratelimit import RateLimiter
+from bantin.bot.telegram.send import DEFAULTS
 
 log = logging.getLogger(__name__)
 MENU = commands.menu(Menu.PUBLIC)
@@ -53,6 +54,7 @@ def build_application(settings: Settings) -> Application:
         .rate_limiter(AIORateLimiter(overall_max_rate=settings.flood_rate, max_retries=3))
         .concurrent_updates(64)
         .connection_pool_size(64)
+        .defaults(DEFAULTS)
         .post_init(post_init)
         .post_stop(post_stop)
         .post_shutdown(post_shutdown)

@@ -14,19 +14,15 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from telegram import (
-    Bot,
     CallbackQuery,
-    InlineKeyboardButton,
-    InlineKeyboardMarkup,
     InlineQueryResultArticle,
     InlineQueryResultsButton,
     InputTextMessageContent,
-    LinkPreviewOptions,
     Message,
     MessageEntity,
     Update,
 )
-from telegram.constants import ChatType, ParseMode
+from telegram.constants import ChatType
 from telegram.error import BadRequest, Forbidden
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
@@ -42,6 +38,8 @@ from bantin.bot.render import ENTITY_TYPES, language_of, telegram_view
 from bantin.bot.reply import Reply
 from bantin.bot.telegram import membership
 from bantin.bot.telegram.ratelimit import RateLimiter
+from bantin.bot.telegram.send import NO_PREVIEW, edit_text, keyboard, reply_in, send_to
+from bantin.bot.telegram.status import ChatStatus
 from bantin.index.budget import call_with_deadline
 
 log = logging.getLogger(__name__)
@@ -71,24 +69,6 @@ async def in_thread(context: Context, func: Callable[..., T], *args: Any, **kwar
     return await asyncio.wait_for(asyncio.to_thread(call_with_deadline, timeout, func, *args, **kwargs), timeout)
 
 
-def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
-    if not reply.buttons:
-        return None
-    return InlineKeyboardMarkup(
-        [
-            [
-                InlineKeyboardButton(b.text, url=b.url)
-                if b.url
-                else InlineKeyboardButton(b.text, switch_inline_query_current_chat=b.switch_inline)
-                if b.switch_inline is not None
-                else InlineKeyboardButton(b.text, callback_data=b.data)
-                for b in row
-            ]
-            for row in reply.buttons
-        ]
-    )
-
-
 async def send(update: Update, replies: list[Reply]) -> None:
     message = update.effective_message
     if message is None:
@@ -96,27 +76,6 @@ async def send(update: Update, replies: list[Reply]) -> None:
     in_group = message.chat.type != ChatType.PRIVATE
     for reply in replies:
         await reply_in(message, reply, quote=in_group and reply is replies[0])
-
-
-async def reply_in(message: Message, reply: Reply, *, quote: bool = False) -> None:
-    """One reply in the chat (and forum topic) of `message`: a text message, or a file (a long
-    article's .txt) with the reply as its caption."""
-    if reply.document is not None:
-        await message.reply_document(reply.document.content, filename=reply.document.filename, caption=reply.html,
-                                     parse_mode=ParseMode.HTML, reply_markup=keyboard(reply), do_quote=quote)
-        return
-    await message.reply_text(reply.html, parse_mode=ParseMode.HTML, reply_markup=keyboard(reply), do_quote=quote,
-                             link_preview_options=LinkPreviewOptions(is_disabled=True))
-
-
-async def send_to(bot: Bot, chat_id: int, reply: Reply) -> None:
-    """One reply to a chat the update has no message in (a button under an inline message)."""
-    if reply.document is not None:
-        await bot.send_document(chat_id, reply.document.content, filename=reply.document.filename,
-                                caption=reply.html, parse_mode=ParseMode.HTML, reply_markup=keyboard(reply))
-        return
-    await bot.send_message(chat_id, reply.html, parse_mode=ParseMode.HTML, reply_markup=keyboard(reply),
-                           link_preview_options=LinkPreviewOptions(is_disabled=True))
 
 
 async def answer(context: Context, query: CallbackQuery, text: str | None = None, *, alert: bool = False) -> None:
@@ -152,11 +111,8 @@ async def edit_pressed(query: CallbackQuery, message: Message, reply: Reply, *, 
     if shows(message, reply):
         return
     try:
-        await query.edit_message_text(reply.html, parse_mode=ParseMode.HTML, reply_markup=keyboard(reply),
-                                      link_preview_options=None if previews else LinkPreviewOptions(is_disabled=True))
+        await edit_text(query.get_bot(), message.chat_id, message.message_id, reply, previews=previews)
     except BadRequest as exc:
-        if "not modified" in str(exc).lower():
-            return
         log.info("could not edit message %s in chat %s (%s): sent anew", message.message_id, message.chat_id, exc)
         await reply_in(message, reply)
 
@@ -434,9 +390,7 @@ async def inline_query(update: Update, context: Context) -> None:
             title=item.title,
             description=item.description,
             url=item.url,
-            input_message_content=InputTextMessageContent(
-                item.html, parse_mode=ParseMode.HTML, link_preview_options=LinkPreviewOptions(is_disabled=True)
-            ),
+            input_message_content=InputTextMessageContent(item.html, link_preview_options=NO_PREVIEW),
         )
         for item in items
     ]
@@ -465,13 +419,13 @@ async def editor_only(update: Update, context: Context, action: str) -> bool:
     return False
 
 
-def status_message(update: Update, context: Context) -> editors.ChatStatus:
+def status_message(update: Update, context: Context) -> ChatStatus:
     """Where a run started from this update shows its progress: a new message in the same chat."""
     message = update.effective_message
     chat = update.effective_chat
     assert chat is not None
     thread = message.message_thread_id if isinstance(message, Message) and message.is_topic_message else None
-    return editors.ChatStatus(context.bot, chat.id, desk_of(context).run_reply, keyboard, thread_id=thread)
+    return ChatStatus(context.bot, chat.id, desk_of(context).run_reply, thread_id=thread)
 
 
 async def reindex(update: Update, context: Context, args: str) -> None:
@@ -511,8 +465,7 @@ async def editor_button(update: Update, context: Context) -> None:
         await edit_pressed(query, message, result.edit, previews=True)
     for reply in result.send:
         if update.effective_chat is not None:
-            await context.bot.send_message(update.effective_chat.id, reply.html, parse_mode=ParseMode.HTML,
-                                           reply_markup=keyboard(reply))
+            await send_to(context.bot, update.effective_chat.id, reply, previews=True)
 
 
 # -- digests in groups and channels (editors) --------------------------------------------------------
