@@ -42,6 +42,7 @@ from bantin.bot.render import Renderer, fits
 from bantin.bot.reply import Reply
 from bantin.bot.search import buttons as cb
 from bantin.bot.settings import Settings, SettingsError, load_settings
+from bantin.bot.telegram.context import BotData
 from bantin.bot.telegram.status import ChatStatus
 from bantin.index.maintenance import update_index
 from tests.conftest import SAMPLES
@@ -531,7 +532,7 @@ def test_reindex_arguments(desk: editors.Desk) -> None:
 async def test_the_scheduled_scan_takes_the_same_path_and_never_piles_up(desk: editors.Desk,
                                                                          settings: Settings) -> None:
     new_page(settings.sources[0], "93_lich.txt", "orvanta")
-    context = type("Context", (), {"bot_data": {"desk": desk}})()
+    context = type("Context", (), {"bot_data": BotData(desk=desk)})()
     await editors.scan_job(context)
     run = desk.runner.current
     assert run is not None and run.kind == SCHEDULED and run.user_id is None

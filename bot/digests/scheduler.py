@@ -1,4 +1,4 @@
-"""The JobQueue job that sends digests, and its start and stop in `bantin run`.
+"""The JobQueue job that sends digests (started and stopped by `bantin run`, see bot.telegram.digests).
 
 Design: one job that ticks every minute (a cron trigger at second 0, in Asia/Ho_Chi_Minh) and asks
 the subscription store which subscribers have a slot that has come and is not planned yet
@@ -17,10 +17,8 @@ from typing import Any
 
 from apscheduler.triggers.cron import CronTrigger
 
-from bantin.bot.digests.broadcast import Limits
-from bantin.bot.digests.runner import DigestRunner
+from bantin.bot.digests.broadcast import RunReport
 from bantin.bot.digests.slots import VIETNAM
-from bantin.bot.telegram.send import digest_bot, telegram_deleter, telegram_editor, telegram_sender
 
 log = logging.getLogger(__name__)
 
@@ -53,14 +51,14 @@ class DigestScheduler:
     (`stop()`), leaving the rest pending for the next start instead of blocking shutdown.
     """
 
-    def __init__(self, run: Callable[[Callable[[], bool]], Awaitable[object]]) -> None:
+    def __init__(self, run: Callable[[Callable[[], bool]], Awaitable[RunReport]]) -> None:
         self._run = run
-        self._task: asyncio.Task[object] | None = None
+        self._task: asyncio.Task[RunReport | None] | None = None
         self._stopping = False
         self.runs = 0
         self.bot: Any = None  # the broadcast Bot in `bantin run`, shut down with the scheduler
         #: A forced run for one chat (an editor's `/digest @channel`), set by `start_digests`.
-        self.forced: Callable[[int, Callable[[], bool]], Awaitable[object]] | None = None
+        self.forced: Callable[[int, Callable[[], bool]], Awaitable[RunReport]] | None = None
 
     @property
     def running(self) -> bool:
@@ -74,14 +72,14 @@ class DigestScheduler:
         self._task = asyncio.get_running_loop().create_task(self._guarded(), name="digest-broadcast")
         return True
 
-    async def _guarded(self) -> object:
+    async def _guarded(self) -> RunReport | None:
         try:
             return await self._run(lambda: self._stopping)
         except Exception:
             log.exception("digest run failed; the next tick will try again")
             return None
 
-    async def force(self, chat_id: int) -> object:
+    async def force(self, chat_id: int) -> RunReport | None:
         """Post (or revise) one chat's digest now, waiting for a run already going; None when
         digests are off or the bot is stopping."""
         if self.forced is None or self._stopping:
@@ -110,44 +108,3 @@ class DigestScheduler:
 
 def utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC)
-
-
-# -- the bot process -------------------------------------------------------------------------------
-
-
-async def start_digests(application: Any, core: Any, settings: Any) -> DigestScheduler:
-    """In `bantin run`'s post_init: a broadcast Bot, the runner over the core's stores and index,
-    and the minute tick on the JobQueue. Returns the scheduler (kept in bot_data["digests"])."""
-    bot = digest_bot(settings.token, settings.api_url)
-    await bot.initialize()
-    runner = DigestRunner(core.store, core.subs, core.renderer, size=settings.digest_size,
-                          bot_username=bot.username)
-    limits = Limits(rate=settings.digest_rate, per_group=60 / settings.group_rate)
-    send, edit, delete = telegram_sender(bot), telegram_editor(bot), telegram_deleter(bot)
-
-    async def run(should_stop: Callable[[], bool]) -> object:
-        return await runner.run(send, limits=limits, edit=edit, delete=delete,
-                                should_stop=lambda: should_stop() or not application.running)
-
-    async def forced(chat_id: int, should_stop: Callable[[], bool]) -> object:
-        return await runner.run(send, limits=limits, edit=edit, delete=delete, force=True, chat=chat_id,
-                                lock_wait=60.0, should_stop=lambda: should_stop() or not application.running)
-
-    scheduler = DigestScheduler(run)
-    scheduler.bot = bot
-    scheduler.forced = forced
-    if application.job_queue is not None:
-        scheduler.schedule(application.job_queue)
-    else:
-        log.warning("no JobQueue (python-telegram-bot[job-queue] missing): daily digests are off")
-    return scheduler
-
-
-async def stop_digests(scheduler: DigestScheduler | None) -> None:
-    """In post_stop: finish the message in flight, record it, leave the rest pending."""
-    if scheduler is None:
-        return
-    await scheduler.stop()
-    if scheduler.bot is not None:
-        await scheduler.bot.shutdown()
-

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from telegram import User
 
@@ -370,15 +370,26 @@ async def close_desk(desk: Desk | None) -> None:
     desk.audit.close()
 
 
-async def scan_job(context: Any) -> None:
+class _BotData(Protocol):
+    desk: Desk | None
+
+
+class JobContext(Protocol):
+    """What the JobQueue callbacks below read of PTB's context (bot.telegram.context.BotData)."""
+
+    @property
+    def bot_data(self) -> _BotData: ...
+
+
+async def scan_job(context: JobContext) -> None:
     """JobQueue callback for BANTIN_SCAN_MINUTES: the same run as /reindex, reported nowhere but
     the audit log and /stats; skipped (not queued) while another run is under way."""
     await _scheduled_run(context, SCHEDULED, "scheduled scan")
 
 
-async def _scheduled_run(context: Any, kind: str, what: str) -> None:
+async def _scheduled_run(context: JobContext, kind: str, what: str) -> None:
     """Start a run nobody asked for in chat: skipped (not queued) while another one is going."""
-    desk: Desk | None = context.bot_data.get("desk")
+    desk = context.bot_data.desk
     if desk is None:
         return
     run, started = desk.runner.start(kind, scheduled_reporter())
@@ -386,16 +397,16 @@ async def _scheduled_run(context: Any, kind: str, what: str) -> None:
         log.info("%s skipped: a %s started by %s is still running", what, run.kind, run.user_name or "schedule")
 
 
-async def fetch_job(context: Any) -> None:
+async def fetch_job(context: JobContext) -> None:
     """JobQueue callback for BANTIN_FEED_MINUTES: poll the newspaper's website in the reindex
     worker (one run at a time, audit log and /stats like the scheduled scan), so new articles
     are searchable and in the next digests without anyone acting."""
     await _scheduled_run(context, FETCH, "feed poll")
 
 
-async def flush_job(context: Any) -> None:
+async def flush_job(context: JobContext) -> None:
     """JobQueue callback: write the in-memory query count to the state file."""
-    desk: Desk | None = context.bot_data.get("desk")
+    desk = context.bot_data.desk
     if desk is not None:
         try:
             await asyncio.to_thread(desk.queries.flush)

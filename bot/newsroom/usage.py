@@ -11,16 +11,13 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections import Counter
-from collections.abc import Callable, MutableMapping
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from bantin.articles.model import VIETNAM_TZ
 
 SCHEMA = "CREATE TABLE IF NOT EXISTS query_counts (day TEXT PRIMARY KEY, queries INTEGER NOT NULL DEFAULT 0)"
-#: Key of the counter in PTB's `bot_data`.
-BOT_DATA_KEY = "queries"
 FLUSH_SECONDS = 60
 
 
@@ -83,8 +80,7 @@ class QueryCounter:
             return (int(row[0]) if row else 0) + self._pending.get(day, 0)
 
 
-def count_query(bot_data: MutableMapping[str, Any]) -> None:
+def count_query(counter: QueryCounter | None) -> None:
     """The one call the search path makes; a bot without a counter (tests, console) counts nothing."""
-    counter: QueryCounter | None = bot_data.get(BOT_DATA_KEY)
     if counter is not None:
         counter.add()

@@ -26,13 +26,14 @@ from bantin.articles.store import ArticleStore
 from bantin.bot import commands
 from bantin.bot.chat import Core
 from bantin.bot.commands import Menu
-from bantin.bot.digests.scheduler import start_digests, stop_digests
 from bantin.bot.digests.store import SubscriptionStore
 from bantin.bot.newsroom import desk as editors
 from bantin.bot.newsroom.upkeep import start_upkeep
 from bantin.bot.render import LANGUAGES, Renderer
 from bantin.bot.settings import Settings
 from bantin.bot.telegram import handlers
+from bantin.bot.telegram.context import CONTEXT_TYPES, App
+from bantin.bot.telegram.digests import start_digests, stop_digests
 from bantin.bot.telegram.ratelimit import RateLimiter
 from bantin.bot.telegram.send import DEFAULTS
 
@@ -40,7 +41,7 @@ log = logging.getLogger(__name__)
 MENU = commands.menu(Menu.PUBLIC)
 
 
-def build_application(settings: Settings) -> Application:
+def build_application(settings: Settings) -> App:
     """Application with every handler registered; nothing touches the network until it runs."""
     if not settings.token:
         raise ValueError("BANTIN_TOKEN is required to run the bot")
@@ -55,17 +56,18 @@ def build_application(settings: Settings) -> Application:
         .concurrent_updates(64)
         .connection_pool_size(64)
         .defaults(DEFAULTS)
+        .context_types(CONTEXT_TYPES)
         .post_init(post_init)
         .post_stop(post_stop)
         .post_shutdown(post_shutdown)
         .build()
     )
-    application.bot_data["settings"] = settings
+    application.bot_data.settings = settings
     add_handlers(application)
     return application
 
 
-def add_handlers(application: Application) -> None:
+def add_handlers(application: App) -> None:
     private = filters.ChatType.PRIVATE
     groups = filters.ChatType.GROUPS
     # First, for every update: channel posts are never commands (see handlers.channel_guard).
@@ -87,13 +89,13 @@ def add_handlers(application: Application) -> None:
     application.add_error_handler(handlers.error_handler)
 
 
-async def post_init(application: Application) -> None:
+async def post_init(application: App) -> None:
     """Open services and register the command menus (Vietnamese by default, English for en)."""
-    settings: Settings = application.bot_data["settings"]
+    settings = settings_of(application)
     renderer = Renderer()
     store = ArticleStore(settings.store_path)
     me = await application.bot.get_me()
-    application.bot_data["core"] = Core(store, settings.index_root, renderer, per_page=settings.per_page,
+    core = application.bot_data.core = Core(store, settings.index_root, renderer, per_page=settings.per_page,
                                         bot_username=me.username,
                                         subscriptions=SubscriptionStore(settings.state_path),
                                         digest_time=settings.digest_time, digest_size=settings.digest_size,
@@ -101,17 +103,15 @@ async def post_init(application: Application) -> None:
                                         read_document_chars=settings.read_document_chars)
     # Open the index (and start the search workers) now, not on the first user's query. A missing
     # or damaged one does not stop the bot: start_upkeep (below) builds or repairs it.
-    await asyncio.to_thread(lambda: application.bot_data["core"].index)
-    application.bot_data["limiter"] = RateLimiter(settings.rate_burst, settings.rate_per_minute)
-    application.bot_data["search_timeout"] = settings.search_timeout
+    await asyncio.to_thread(lambda: core.index)
+    application.bot_data.limiter = RateLimiter(settings.rate_burst, settings.rate_per_minute)
+    application.bot_data.search_timeout = settings.search_timeout
     for lang in LANGUAGES:
         entries = [BotCommand(name, renderer.label(lang, f"cmd_{name}")) for name in MENU]
         await application.bot.set_my_commands(
             entries, scope=BotCommandScopeDefault(), language_code=None if lang == "vi" else lang
         )
-    desk = editors.open_desk(settings, application.bot_data["core"])
-    application.bot_data["desk"] = desk
-    application.bot_data["queries"] = desk.queries
+    desk = application.bot_data.desk = editors.open_desk(settings, core)
     await set_editor_menus(application, renderer, desk)
     await start_upkeep(application.bot, desk)
     if application.job_queue is not None:
@@ -128,15 +128,15 @@ async def post_init(application: Application) -> None:
                                                 name="poll the website")
             log.info("polling %d feed(s) every %g min (BANTIN_FEEDS, BANTIN_FEED_MINUTES)", len(settings.feeds),
                      settings.feed_minutes)
-    application.bot_data["digests"] = await start_digests(application, application.bot_data["core"], settings)
+    application.bot_data.digests = await start_digests(application, core, settings)
     log.info("bot @%s ready: %d articles", me.username, store.count())
 
 
-async def set_editor_menus(application: Application, renderer: Renderer, desk: editors.Desk) -> None:
+async def set_editor_menus(application: App, renderer: Renderer, desk: editors.Desk) -> None:
     """Each editor's private chat gets the public menu plus the editor commands (vi and en);
     editors removed from BANTIN_EDITORS get the public menu back. A user who never opened a chat
     with the bot cannot have a chat menu yet: logged, not fatal (it is set on the next start)."""
-    settings: Settings = application.bot_data["settings"]
+    settings = settings_of(application)
     given: set[int] = set()
     for user_id in sorted(settings.editors):
         try:
@@ -159,20 +159,26 @@ async def set_editor_menus(application: Application, renderer: Renderer, desk: e
     desk.audit.set_menu_users(given)
 
 
-async def post_stop(application: Application) -> None:
+async def post_stop(application: App) -> None:
     """While the bot can still send: stop a running reindex politely and save the counters; let a
     digest broadcast finish its message in flight (the rest stays pending for the next start)."""
-    await stop_digests(application.bot_data.get("digests"))
-    await editors.close_desk(application.bot_data.get("desk"))
+    await stop_digests(application.bot_data.digests)
+    await editors.close_desk(application.bot_data.desk)
 
 
-async def post_shutdown(application: Application) -> None:
-    core: Core | None = application.bot_data.get("core")
+async def post_shutdown(application: App) -> None:
+    core = application.bot_data.core
     if core is not None:
         core.close()
         core.store.close()
         if core.subscriptions is not None:
             core.subscriptions.close()
+
+
+def settings_of(application: App) -> Settings:
+    settings = application.bot_data.settings
+    assert settings is not None, "build_application sets them"
+    return settings
 
 
 class StartupError(Exception):

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import html
 import logging
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -24,7 +23,7 @@ from telegram import (
 )
 from telegram.constants import ChatType
 from telegram.error import BadRequest, Forbidden
-from telegram.ext import ApplicationHandlerStop, ContextTypes
+from telegram.ext import ApplicationHandlerStop
 
 from bantin.bot import commands
 from bantin.bot.chat import Core
@@ -33,18 +32,17 @@ from bantin.bot.digests import channels
 from bantin.bot.digests.store import Place, Subscriber
 from bantin.bot.newsroom import audit
 from bantin.bot.newsroom import desk as editors
-from bantin.bot.newsroom.usage import count_query
+from bantin.bot.newsroom.usage import QueryCounter, count_query
 from bantin.bot.render import ENTITY_TYPES, language_of, telegram_view
 from bantin.bot.reply import Reply
 from bantin.bot.telegram import membership
-from bantin.bot.telegram.ratelimit import RateLimiter
+from bantin.bot.telegram.context import Context
 from bantin.bot.telegram.send import NO_PREVIEW, edit_text, keyboard, reply_in, send_to
 from bantin.bot.telegram.status import ChatStatus
 from bantin.index.budget import call_with_deadline
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-Context = ContextTypes.DEFAULT_TYPE
 #: Button presses answered lately, so the error handler never answers one a second time.
 ANSWERED_KEPT = 1000
 
@@ -53,7 +51,8 @@ ANSWERED_KEPT = 1000
 
 
 def core_of(context: Context) -> Core:
-    core: Core = context.bot_data["core"]
+    core = context.bot_data.core
+    assert core is not None, "post_init opens the core before any update is handled"
     return core
 
 
@@ -65,7 +64,7 @@ def lang_of(update: Update) -> str:
 async def in_thread(context: Context, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """Run core work off the event loop, bounded by the search timeout: the wait here, and the
     searches inside through their deadline (they stop computing when it passes)."""
-    timeout: float = context.bot_data.get("search_timeout", 5.0)
+    timeout = context.bot_data.search_timeout
     return await asyncio.wait_for(asyncio.to_thread(call_with_deadline, timeout, func, *args, **kwargs), timeout)
 
 
@@ -81,7 +80,7 @@ async def send(update: Update, replies: list[Reply]) -> None:
 async def answer(context: Context, query: CallbackQuery, text: str | None = None, *, alert: bool = False) -> None:
     """Answer a button press, and remember it: Telegram accepts one answer per press, so the error
     handler must not add its apology to a press that was already answered."""
-    answered: OrderedDict[str, None] = context.bot_data.setdefault("answered", OrderedDict())
+    answered = context.bot_data.answered
     answered[query.id] = None
     while len(answered) > ANSWERED_KEPT:
         answered.popitem(last=False)
@@ -89,7 +88,7 @@ async def answer(context: Context, query: CallbackQuery, text: str | None = None
 
 
 def was_answered(context: Context, query: CallbackQuery) -> bool:
-    return query.id in context.bot_data.get("answered", {})
+    return query.id in context.bot_data.answered
 
 
 def shows(message: Message, reply: Reply) -> bool:
@@ -136,9 +135,8 @@ def limit_key(update: Update) -> int | None:
 
 def take_turn(update: Update, context: Context, *, answered: bool = False) -> tuple[bool, float, bool]:
     """The per-user limit for this update: (allowed, seconds to wait, warn), see `RateLimiter.check`."""
-    limiter: RateLimiter = context.bot_data["limiter"]
-    key = limit_key(update)
-    return (True, 0.0, False) if key is None else limiter.check(key, answered=answered)
+    limiter, key = context.bot_data.limiter, limit_key(update)
+    return (True, 0.0, False) if key is None or limiter is None else limiter.check(key, answered=answered)
 
 
 async def allowed(update: Update, context: Context) -> bool:
@@ -155,7 +153,7 @@ async def search_and_send(update: Update, context: Context, text: str) -> None:
     lang = lang_of(update)
     try:
         replies = [await in_thread(context, core.search, text, lang)]
-        count_query(context.bot_data)
+        count_query(queries_of(context))
     except TimeoutError:
         replies = [core.notice("timeout", lang)]
     await send(update, replies)
@@ -244,7 +242,7 @@ async def chat_room(update: Update, context: Context, name: str, args: str) -> N
         replies = await in_thread(context, core.command, name, args, lang, user=user.first_name if user else None,
                                   chat=update.effective_chat.id if update.effective_chat else None)
         if entry.counted and args.strip():
-            count_query(context.bot_data)
+            count_query(queries_of(context))
     except TimeoutError:
         replies = [core.notice("timeout", lang)]
     await send(update, replies)
@@ -401,8 +399,14 @@ async def inline_query(update: Update, context: Context) -> None:
 
 
 def desk_of(context: Context) -> editors.Desk:
-    desk: editors.Desk = context.bot_data["desk"]
+    desk = context.bot_data.desk
+    assert desk is not None, "post_init opens the desk before any update is handled"
     return desk
+
+
+def queries_of(context: Context) -> QueryCounter | None:
+    desk = context.bot_data.desk
+    return desk.queries if desk is not None else None
 
 
 async def editor_only(update: Update, context: Context, action: str) -> bool:
@@ -552,7 +556,7 @@ async def post_digest_now(update: Update, context: Context, target: channels.Tar
                             else board.render(lang, "channel_done", what="already_off", sub=sub,
                                               target=channels.label_of(target), next_at=None)])
         return
-    scheduler = context.bot_data.get("digests")
+    scheduler = context.bot_data.digests
     report = await scheduler.force(sub.chat_id) if scheduler is not None else None
     await desk_of(context).log(user, "digest", audit.OK if report is not None else audit.FAILED,
                                {"chat": sub.chat_id, **(report.to_json() if report is not None else {})})
@@ -586,7 +590,7 @@ async def bot_membership(update: Update, context: Context) -> None:
     core = core_of(context)
     if await asyncio.to_thread(core.subs.deactivate, change.chat.id, reason, now=core.clock()):
         log.info("digest for chat %s stopped: %s", change.chat.id, reason)
-        scheduler = context.bot_data.get("digests")
+        scheduler = context.bot_data.digests
         if scheduler is not None:
             scheduler.kick()  # the run sends the editor's notice now, not at the next minute's tick
 
