@@ -259,6 +259,12 @@ class Channels:
         return self.render(lang, "channel_done", what="not_attached", target=label_of(target), sub=None,
                            next_at=None)
 
+    def not_postable(self, lang: str, target: Target, sub: Subscriber | None) -> Reply:
+        """An editor's `/digest @channel` for a chat with no digest, or a stopped one."""
+        if sub is None:
+            return self.not_attached(lang, target)
+        return self.render(lang, "channel_done", what="already_off", sub=sub, target=label_of(target), next_at=None)
+
     def attach(self, chat: ChatInfo, request: ChannelRequest, lang: str, editor: Editor, *,
                thread_id: int | None = None, here: bool = False) -> Reply:
         """Start (or update) the digest of a chat the bot may post in. `here`: the command was sent

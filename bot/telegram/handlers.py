@@ -34,7 +34,8 @@ from bantin.bot.newsroom import audit
 from bantin.bot.newsroom import desk as editors
 from bantin.bot.newsroom.usage import QueryCounter, count_query
 from bantin.bot.render import ENTITY_TYPES, language_of, telegram_view
-from bantin.bot.reply import Reply
+from bantin.bot.reply import CallbackResult, Reply
+from bantin.bot.search.replies import InlineItem
 from bantin.bot.telegram import membership
 from bantin.bot.telegram.context import Context
 from bantin.bot.telegram.send import NO_PREVIEW, edit_text, keyboard, reply_in, send_to
@@ -43,6 +44,8 @@ from bantin.index.budget import call_with_deadline
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+#: What the audit log keeps of an editor's action.
+Detail = dict[str, Any]
 #: Button presses answered lately, so the error handler never answers one a second time.
 ANSWERED_KEPT = 1000
 
@@ -330,32 +333,39 @@ def query_in_message(message: Message | None) -> str | None:
 
 
 async def button(update: Update, context: Context) -> None:
-    """Page, related and read buttons; stale or forged data gets a polite answer."""
+    """Page, related, read and digest buttons; stale or forged data gets a polite answer."""
     query = update.callback_query
-    if query is None:
+    if query is None or not await may_press(update, context, query):
         return
-    core = core_of(context)
-    lang = lang_of(update)
     message = query.message if isinstance(query.message, Message) else None
-    if (message is not None and message.chat.type in (ChatType.GROUP, ChatType.SUPERGROUP)
-            and channels.changes_digest(query.data)
-            and not await membership.is_admin(context.bot, message.chat.id, query.from_user.id)):
-        await answer(context, query, core.renderer.label(lang, "digest_admins_only"), alert=True)
-        return
-    # Presses that search, read or build a digest take a turn; settings buttons (one row written,
-    # the message edited) do not, so stepping a digest's time by ±30 minutes is never refused.
-    ok, wait, _ = (True, 0.0, False) if channels.changes_digest(query.data) else take_turn(update, context,
-                                                                                           answered=True)
-    if not ok:  # every press needs an answer, so each refused one gets this short one
-        await answer(context, query, core.renderer.label(lang, "rate_limited", int(wait)), alert=True)
-        return
+    core, lang = core_of(context), lang_of(update)
     try:
-        chat = message.chat_id if message is not None else query.from_user.id
         result = await in_thread(context, core.callback, query.data, lang, message_query=query_in_message(message),
-                                 chat=chat)
+                                 chat=message.chat_id if message is not None else query.from_user.id)
     except TimeoutError:
         await answer(context, query, core.renderer.label(lang, "busy"), alert=True)
         return
+    await show_result(context, query, message, result)
+
+
+async def may_press(update: Update, context: Context, query: CallbackQuery) -> bool:
+    """A group's digest settings are its administrators' to change; presses that search, read or
+    build a digest take a turn, settings buttons (one row written, the message edited) do not, so
+    stepping a digest's time by ±30 minutes is never refused. Every refusal is answered."""
+    message, lang = query.message if isinstance(query.message, Message) else None, lang_of(update)
+    settings_button = channels.changes_digest(query.data)
+    if (message is not None and message.chat.type in (ChatType.GROUP, ChatType.SUPERGROUP) and settings_button
+            and not await membership.is_admin(context.bot, message.chat.id, query.from_user.id)):
+        await answer(context, query, core_of(context).renderer.label(lang, "digest_admins_only"), alert=True)
+        return False
+    ok, wait, _ = (True, 0.0, False) if settings_button else take_turn(update, context, answered=True)
+    if not ok:  # every press needs an answer, so each refused one gets this short one
+        await answer(context, query, core_of(context).renderer.label(lang, "rate_limited", int(wait)), alert=True)
+    return ok
+
+
+async def show_result(context: Context, query: CallbackQuery, message: Message | None, result: CallbackResult) -> None:
+    """A press's answer (toast), the edit of the pressed message, then any new messages."""
     await answer(context, query, result.answer, alert=result.alert)
     if result.edit is not None and message is not None:
         await edit_pressed(query, message, result.edit)
@@ -382,17 +392,14 @@ async def inline_query(update: Update, context: Context) -> None:
         items, next_offset = await in_thread(context, core.inline, inline.query, inline.offset, lang_of(update))
     except TimeoutError:
         items, next_offset = [], ""
-    results = [
-        InlineQueryResultArticle(
-            id=item.id,
-            title=item.title,
-            description=item.description,
-            url=item.url,
-            input_message_content=InputTextMessageContent(item.html, link_preview_options=NO_PREVIEW),
-        )
-        for item in items
-    ]
-    await inline.answer(results, next_offset=next_offset, cache_time=60, is_personal=False)
+    await inline.answer(inline_results(items), next_offset=next_offset, cache_time=60, is_personal=False)
+
+
+def inline_results(items: list[InlineItem]) -> list[InlineQueryResultArticle]:
+    return [InlineQueryResultArticle(id=item.id, title=item.title, description=item.description, url=item.url,
+                                     input_message_content=InputTextMessageContent(item.html,
+                                                                                   link_preview_options=NO_PREVIEW))
+            for item in items]
 
 
 # -- editors (newsroom staff, BANTIN_EDITORS) ------------------------------------------------------
@@ -488,51 +495,64 @@ async def attached(context: Context, target: channels.Target) -> Subscriber | No
 
 
 async def channel_command(update: Update, context: Context, args: str) -> None:
-    """Editors: attach the digest to a channel or group, set its options, or stop it."""
+    """Editors: attach the digest to a channel or group, set its options, or stop it; audited."""
     message = update.effective_message
     if message is None:
         return
-    user, lang = update.effective_user, lang_of(update)
-    board, desk = channels.Channels(core_of(context)), desk_of(context)
+    reply, detail = await channel_outcome(update, context, message, args)
+    result = audit.FAILED if "reason" in detail else audit.OK
+    await desk_of(context).log(update.effective_user, "channel", result, detail)
+    await send(update, [reply])
+
+
+async def channel_outcome(update: Update, context: Context, message: Message, args: str) -> tuple[Reply, Detail]:
+    """The reply to a /channel command and what the audit log keeps of it (a `reason` when it failed)."""
+    lang, board = lang_of(update), channels.Channels(core_of(context))
     try:
         request = channels.parse_channel_command(args)
     except channels.BadChannel as exc:
-        await desk.log(user, "channel", audit.FAILED, {"reason": exc.reason})
-        await send(update, [board.usage(lang, exc.reason, exc.detail)])
-        return
+        return board.usage(lang, exc.reason, exc.detail), {"reason": exc.reason}
     in_group = message.chat.type in (ChatType.GROUP, ChatType.SUPERGROUP)
     target = request.target if request.target is not None else (message.chat.id if in_group else None)
     if target is None:
-        await desk.log(user, "channel", audit.FAILED, {"reason": "no_target"})
-        await send(update, [board.usage(lang)])
-        return
-    editor = channels.Editor(user.id if user else None, editors.display_name(user))
-    detail: dict[str, Any] = {"target": channels.label_of(target), "action": request.action}
+        return board.usage(lang), {"reason": "no_target"}
+    detail: Detail = {"target": channels.label_of(target), "action": request.action}
     if request.action == "attach":
-        inspection = await membership.inspect_chat(context.bot, target)
-        reason = channels.refusal(inspection)
-        if reason is not None or inspection.chat is None:
-            await desk.log(user, "channel", audit.FAILED, {**detail, "reason": reason})
-            await send(update, [board.refused(lang, reason or "not_found", target, inspection.chat)])
-            return
-        here = inspection.chat.id == message.chat.id
-        thread = message.message_thread_id if message.is_topic_message else None
-        reply = await in_thread(context, board.attach, inspection.chat, request, lang, editor, thread_id=thread,
-                                here=here)
-        detail["chat"] = inspection.chat.id
+        return await channel_attach(update, context, message, request, target, detail)
+    return await channel_change(update, context, request, target, detail)
+
+
+async def channel_attach(update: Update, context: Context, message: Message, request: channels.ChannelRequest,
+                         target: channels.Target, detail: Detail) -> tuple[Reply, Detail]:
+    """Attach the digest to a chat where Telegram says the bot may post (asked first)."""
+    lang, board = lang_of(update), channels.Channels(core_of(context))
+    inspection = await membership.inspect_chat(context.bot, target)
+    reason = channels.refusal(inspection)
+    if reason is not None or inspection.chat is None:
+        return board.refused(lang, reason or "not_found", target, inspection.chat), {**detail, "reason": reason}
+    thread = message.message_thread_id if message.is_topic_message else None
+    reply = await in_thread(context, board.attach, inspection.chat, request, lang, editor_of(update),
+                            thread_id=thread, here=inspection.chat.id == message.chat.id)
+    return reply, {**detail, "chat": inspection.chat.id}
+
+
+async def channel_change(update: Update, context: Context, request: channels.ChannelRequest,
+                         target: channels.Target, detail: Detail) -> tuple[Reply, Detail]:
+    """Stop an attached digest, or set one of its options."""
+    lang, board = lang_of(update), channels.Channels(core_of(context))
+    sub = await attached(context, target)
+    if sub is None:
+        return board.not_attached(lang, target), {**detail, "chat": None, "reason": "not_attached"}
+    if request.action == "off":
+        reply = await in_thread(context, board.stop, sub, lang, editor_of(update))
     else:
-        sub = await attached(context, target)
-        if sub is None:
-            reply = board.not_attached(lang, target)
-        elif request.action == "off":
-            reply = await in_thread(context, board.stop, sub, lang, editor)
-        else:
-            reply = await in_thread(context, board.set_option, sub, request, lang)
-        detail["chat"] = sub.chat_id if sub else None
-        if sub is None:
-            detail["reason"] = "not_attached"
-    await desk.log(user, "channel", audit.FAILED if "reason" in detail else audit.OK, detail)
-    await send(update, [reply])
+        reply = await in_thread(context, board.set_option, sub, request, lang)
+    return reply, {**detail, "chat": sub.chat_id}
+
+
+def editor_of(update: Update) -> channels.Editor:
+    user = update.effective_user
+    return channels.Editor(user.id if user else None, editors.display_name(user))
 
 
 async def channels_list(update: Update, context: Context, args: str) -> None:
@@ -552,9 +572,7 @@ async def post_digest_now(update: Update, context: Context, target: channels.Tar
     if sub is None or not sub.active:
         await desk_of(context).log(user, "digest", audit.FAILED, {"target": channels.label_of(target),
                                    "reason": "not_attached" if sub is None else "stopped"})
-        await send(update, [board.not_attached(lang, target) if sub is None
-                            else board.render(lang, "channel_done", what="already_off", sub=sub,
-                                              target=channels.label_of(target), next_at=None)])
+        await send(update, [board.not_postable(lang, target, sub)])
         return
     scheduler = context.bot_data.digests
     report = await scheduler.force(sub.chat_id) if scheduler is not None else None
