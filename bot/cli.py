@@ -13,10 +13,11 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TypeVar
 
-from bantin.articles.ingest import IngestReport, ingest
+from bantin.articles.ingest import IngestReport
 from bantin.articles.model import Article
 from bantin.articles.rawpage import NotAPage, PageError, parse_page
 from bantin.articles.store import ArticleStore
+from bantin.bot.newsroom.reindex import scan_sources
 from bantin.bot.ops import redact as redaction
 from bantin.bot.ops.messages import Messages
 from bantin.bot.ops.progress import Reporter
@@ -219,7 +220,7 @@ def run_ingest(
     say = say or Messages(settings.lang)
     with ArticleStore(settings.store_path) as store:
         with reporter(say, "phase_read", "B", quiet) as bar:
-            report = ingest(store, paths, prune=prune, read_progress=bar)
+            report = scan_sources(store, paths, prune=prune, read_progress=bar)
         update = update_search_index(settings, store, say=say, quiet=quiet) if index else None
     return report, update
 
@@ -437,9 +438,10 @@ def cmd_digest(args: argparse.Namespace, settings: Settings) -> int:
     """
     import asyncio
 
+    from bantin.bot.clock import utcnow
     from bantin.bot.digests.broadcast import Limits
     from bantin.bot.digests.runner import DigestRunner
-    from bantin.bot.digests.store import CONSOLE_CHAT, SubscriptionStore, utcnow
+    from bantin.bot.digests.store import CONSOLE_CHAT, SubscriptionStore
     from bantin.bot.render import Renderer
     from bantin.bot.telegram.send import digest_bot
 

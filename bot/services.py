@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from bantin.articles.store import ArticleStore
-from bantin.bot.digests.store import SubscriptionStore, utcnow
+from bantin.bot.clock import utcnow
+from bantin.bot.digests.store import SubscriptionStore
 from bantin.bot.render import Renderer, number
 from bantin.bot.reply import Reply
 from bantin.index.layout import pointer_stamp

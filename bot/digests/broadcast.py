@@ -1,15 +1,13 @@
-"""Sending digests: plan what is due, then deliver it inside Telegram's limits, logging every outcome.
+"""Delivering digests: send what the delivery log says is pending, inside Telegram's limits, logging every outcome.
 
-Two halves, used by the scheduler in `bantin run` and by `bantin digest` alike:
+The planning half is `bot.digests.runner` (`DigestRunner` builds what is due and records it as
+*pending*); both are used by the scheduler in `bantin run` and by `bantin digest` alike.
 
-* `DigestRunner.plan` builds the digests that are due (pure building, see bot.digests.build) and
-  `record` writes them to the delivery log as *pending* before anything is sent;
-* `Broadcaster` sends what the log says is pending: at most `rate` messages a second overall,
-  one a second per private chat and 20 a minute per group or channel, a 429 pauses everyone for its
-  `retry_after`, a chat that blocked us or vanished is unsubscribed while the rest go on, network
-  errors are retried with backoff, and each message is marked sent right after Telegram accepts it.
-  A stop request (SIGTERM) lets the message in flight finish and be recorded; the rest stays
-  pending for the next run.
+`Broadcaster` sends at most `rate` messages a second overall, one a second per private chat and 20
+a minute per group or channel; a 429 pauses everyone for its `retry_after`, a chat that blocked us
+or vanished is unsubscribed while the rest go on, network errors are retried with backoff, and each
+message is marked sent right after Telegram accepts it. A stop request (SIGTERM) lets the message
+in flight finish and be recorded; the rest stays pending for the next run.
 
 Groups and channels: a forced digest (`bantin digest --now`, an editor's `/digest @channel`) uses
 the slot's own key, not a fresh one, so forcing it again *revises* that row: its messages are
@@ -18,7 +16,8 @@ the bot was removed from is deactivated, and the editor who attached it is told 
 of the run (`digest_subscribers.notice`).
 
 The sending functions are injected (`SendFn`, `EditFn`, `DeleteFn`), so tests and the benchmark
-can count, fail or time sends without Telegram; `telegram_sender` & co. are the real ones.
+can count, fail or time sends without Telegram; `bot.telegram.send.telegram_sender` & co. are the
+real ones.
 """
 
 from __future__ import annotations
@@ -42,7 +41,8 @@ from telegram.error import (
     TelegramError,
 )
 
-from bantin.bot.digests.store import Delivery, Part, SubscriptionStore, utcnow
+from bantin.bot.clock import utcnow
+from bantin.bot.digests.store import Delivery, Part, SubscriptionStore
 
 log = logging.getLogger(__name__)
 

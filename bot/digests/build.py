@@ -29,7 +29,8 @@ from whoosh.query import Term
 
 from bantin.articles.model import Article, published_sort_key
 from bantin.articles.store import ArticleStore
-from bantin.bot.digests.slots import VIETNAM, looks_like_clock, parse_clock
+from bantin.bot.clock import VIETNAM
+from bantin.bot.digests.slots import looks_like_clock, parse_clock
 from bantin.bot.digests.store import Part
 from bantin.bot.render import LISTED_TITLE, Renderer, fits, shorten, utf16_len
 from bantin.bot.reply import Button

@@ -22,9 +22,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from bantin.bot.clock import VIETNAM
 from bantin.bot.digests import build as dg
-from bantin.bot.digests.slots import VIETNAM, next_slot
-from bantin.bot.digests.store import CHANNEL, GROUP, Place, Subscriber
+from bantin.bot.digests.slots import next_slot
+from bantin.bot.digests.store import CHANNEL, GROUP, DeliveryRow, Place, Subscriber
 from bantin.bot.render import fits
 from bantin.bot.reply import Reply
 from bantin.bot.search import buttons as cb
@@ -310,8 +311,8 @@ class Channels:
         """The outcome of an editor's `/digest @channel` (a RunReport, or None: digests are off)."""
         return self.render(lang, "channel_posted", sub=sub, target=self._label(sub), report=report)
 
-    def _row(self, sub: Subscriber, last: dict[str, Any] | None, now: datetime) -> dict[str, Any]:
-        moment = (last.get("finished_at") or last.get("planned_at")) if last else None
+    def _row(self, sub: Subscriber, last: DeliveryRow | None, now: datetime) -> dict[str, Any]:
+        moment = (last.finished_at or last.planned_at) if last else None
         # Telegram's own words for why posting stopped can be long: one line of them is enough here.
         reason = dg.one_line(sub.stopped_reason, 200) if sub.stopped_reason else None
         return {"sub": sub, "target": self._label(sub), "next_at": next_slot(sub.slot, now) if sub.active else None,

@@ -9,8 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from bantin.bot.clock import VIETNAM
 from bantin.bot.digests import build as dg
-from bantin.bot.digests.slots import VIETNAM, clock_time, next_slot, shift_clock
+from bantin.bot.digests.slots import clock_time, next_slot, shift_clock
 from bantin.bot.digests.store import Place
 from bantin.bot.reply import Button, CallbackResult, Reply
 from bantin.bot.search import buttons as cb

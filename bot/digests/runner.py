@@ -20,6 +20,7 @@ from telegram.error import BadRequest, Forbidden, TelegramError
 
 from bantin.articles.model import Article
 from bantin.articles.store import ArticleStore
+from bantin.bot.clock import VIETNAM, utcnow
 from bantin.bot.digests.broadcast import Broadcaster, DeleteFn, EditFn, Limits, RunReport, SendFn, StopFn
 from bantin.bot.digests.build import (
     TopicMatcher,
@@ -29,8 +30,8 @@ from bantin.bot.digests.build import (
     render_channel_digest,
     render_digest,
 )
-from bantin.bot.digests.slots import VIETNAM, due_subscribers, latest_slot, next_slot, now_key, slot_key
-from bantin.bot.digests.store import PENDING, Part, Planned, Subscriber, SubscriptionStore, utcnow
+from bantin.bot.digests.slots import due_subscribers, latest_slot, next_slot, now_key, slot_key
+from bantin.bot.digests.store import PENDING, Part, Planned, Subscriber, SubscriptionStore
 from bantin.bot.render import Renderer
 from bantin.bot.search.links import read_deep_link
 
@@ -83,12 +84,12 @@ class DigestRunner:
                 row = self.subscriptions.delivery(subscriber.chat_id, key) if force and subscriber.shared else None
                 if row is None:
                     planned = self.build(subscriber, key, window, matcher, scheduled=not force or subscriber.shared)
-                elif row["state"] == PENDING:
+                elif row.state == PENDING:
                     continue
                 else:
-                    start = datetime.fromisoformat(row["covered_from"]) if row["covered_from"] else subscriber.since
+                    start = datetime.fromisoformat(row.covered_from) if row.covered_from else subscriber.since
                     planned = self.build(subscriber, key, window, matcher, since=start, revise=True)
-                    if not planned.parts or _same_parts(planned.parts, row["parts"]):
+                    if not planned.parts or _same_parts(planned.parts, row.parts):
                         plan.unchanged += 1
                         continue
                 plan.items.append((subscriber, planned))

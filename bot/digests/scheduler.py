@@ -17,8 +17,8 @@ from typing import Any
 
 from apscheduler.triggers.cron import CronTrigger
 
+from bantin.bot.clock import VIETNAM
 from bantin.bot.digests.broadcast import RunReport
-from bantin.bot.digests.slots import VIETNAM
 
 log = logging.getLogger(__name__)
 

@@ -26,13 +26,12 @@ import logging
 import re
 from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
+from bantin.bot.clock import VIETNAM
 from bantin.bot.digests.store import Subscriber, SubscriptionStore
 
 log = logging.getLogger(__name__)
 
-VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
 _CLOCK = re.compile(r"^([01]?\d|2[0-3])(?:\s*(?::|h|g|giờ|gio)\s*([0-5]\d)?)?(?:\s*(?:phút|phut|p))?$", re.IGNORECASE)
 
 

@@ -39,7 +39,7 @@ import sqlite3
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -134,10 +134,6 @@ PENDING, SENT, EMPTY, BLOCKED, FAILED, CANCELLED = "pending", "sent", "empty", "
 DONE_STATES = frozenset({SENT, EMPTY, BLOCKED, FAILED, CANCELLED})
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat()
 
@@ -191,6 +187,30 @@ class Place:
 
 #: One message of a digest as it will be sent; frozen in the log, so a resumed run posts the same.
 Part = Reply
+
+
+@dataclass(frozen=True)
+class DeliveryRow:
+    """One row of the delivery log as stored (times ISO 8601 UTC; `parts` and `message_ids` JSON)."""
+
+    chat_id: int
+    slot_key: str
+    state: str
+    planned_at: str
+    covered_until: str | None
+    articles: int
+    parts: str
+    parts_sent: int
+    message_ids: str
+    attempts: int
+    retry_at: str | None
+    finished_at: str | None
+    error: str | None
+    covered_from: str | None
+    revision: int
+
+
+_DELIVERY_COLUMNS = ", ".join(f.name for f in fields(DeliveryRow))
 
 
 @dataclass(frozen=True)
@@ -592,25 +612,23 @@ class SubscriptionStore:
             self._finish(db, chat_id, slot_key, FAILED, detail, now)
             self._event(db, now, chat_id, slot_key, part, "failed", detail)
 
-    def delivery(self, chat_id: int, slot_key: str) -> dict[str, Any] | None:
-        """One log row as a dict (for `bantin digest` output and tests)."""
-        cur = self._db.execute("SELECT * FROM digest_deliveries WHERE chat_id=? AND slot_key=?", (chat_id, slot_key))
-        row = cur.fetchone()
-        return dict(zip([c[0] for c in cur.description], row, strict=True)) if row else None
+    def delivery(self, chat_id: int, slot_key: str) -> DeliveryRow | None:
+        """One log row (for `bantin digest` output and tests)."""
+        row = self._db.execute(f"SELECT {_DELIVERY_COLUMNS} FROM digest_deliveries WHERE chat_id=? AND slot_key=?",
+                               (chat_id, slot_key)).fetchone()
+        return DeliveryRow(*row) if row else None
 
-    def deliveries(self, chat_id: int | None = None) -> list[dict[str, Any]]:
-        sql = "SELECT * FROM digest_deliveries"
+    def deliveries(self, chat_id: int | None = None) -> list[DeliveryRow]:
+        sql = f"SELECT {_DELIVERY_COLUMNS} FROM digest_deliveries"
         cur = self._db.execute(sql + (" WHERE chat_id=?" if chat_id is not None else "") + " ORDER BY planned_at",
                                (chat_id,) if chat_id is not None else ())
-        names = [c[0] for c in cur.description]
-        return [dict(zip(names, r, strict=True)) for r in cur]
+        return [DeliveryRow(*r) for r in cur]
 
-    def latest_delivery(self, chat_id: int) -> dict[str, Any] | None:
+    def latest_delivery(self, chat_id: int) -> DeliveryRow | None:
         """The newest row of a chat's log (its last post and how it went), for /channels."""
-        cur = self._db.execute("SELECT * FROM digest_deliveries WHERE chat_id=? ORDER BY planned_at DESC LIMIT 1",
-                               (chat_id,))
-        row = cur.fetchone()
-        return dict(zip([c[0] for c in cur.description], row, strict=True)) if row else None
+        row = self._db.execute(f"SELECT {_DELIVERY_COLUMNS} FROM digest_deliveries WHERE chat_id=? "
+                               "ORDER BY planned_at DESC LIMIT 1", (chat_id,)).fetchone()
+        return DeliveryRow(*row) if row else None
 
     def events(self, chat_id: int | None = None) -> list[tuple[int, str, int | None, str, str | None]]:
         """(chat, slot, part, outcome, detail) in order: the audit trail of every attempt."""

@@ -12,10 +12,11 @@ import sqlite3
 import threading
 from collections import Counter
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 from bantin.articles.model import VIETNAM_TZ
+from bantin.bot.clock import utcnow
 
 SCHEMA = "CREATE TABLE IF NOT EXISTS query_counts (day TEXT PRIMARY KEY, queries INTEGER NOT NULL DEFAULT 0)"
 FLUSH_SECONDS = 60
@@ -26,7 +27,7 @@ def vietnam_day(moment: datetime) -> str:
 
 
 class QueryCounter:
-    def __init__(self, path: Path | str, *, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+    def __init__(self, path: Path | str, *, clock: Callable[[], datetime] = utcnow) -> None:
         self.path = Path(path)
         self.clock = clock
         self._pending: Counter[str] = Counter()

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bantin.articles.model import Article
-from bantin.bot.digests.slots import VIETNAM
+from bantin.bot.clock import VIETNAM
 from bantin.bot.render import (
     LISTED_TITLE,
     MAX_MESSAGE,
