@@ -8,7 +8,6 @@ the Telegram side runs them in a worker thread.
 from __future__ import annotations
 
 import hashlib
-import html
 import logging
 import re
 import threading
@@ -33,7 +32,6 @@ from bantin.bot.render import (
     fit_listing,
     number,
     plain_length,
-    safe,
     shorten,
 )
 from bantin.bot.schedule import VIETNAM, clock_time, next_slot, shift_clock
@@ -317,7 +315,7 @@ class Core:
         return Reply(html, self._result_buttons(page, lang, sort), query=page.query)
 
     def _item(self, number: int, hit: Hit, lang: str) -> dict[str, Any]:
-        return {"number": number, "hit": hit, "title": self._title(hit.title, lang), "snippet": safe(hit.snippet),
+        return {"number": number, "hit": hit, "title": self._title(hit.title, lang), "snippet": hit.snippet,
                 "read_command": read_command(hit.id)}
 
     def _title(self, title: str, lang: str) -> str:
@@ -641,7 +639,7 @@ class Core:
             html = self.renderer.render(lang, "inline_article", hit=hit, title=shorten(title, INLINE_MESSAGE_TITLE),
                                         lead=lead, read_command=None if hit.url else read_command(hit.id),
                                         bot_username=self.bot_username or "")
-            description = _unescape(re.sub(r"<[^>]+>", "", hit.snippet))
+            description = hit.snippet.text
             items.append(InlineItem(inline_id(hit.id), shorten(title, INLINE_TITLE),
                                     shorten(" ".join(description.split()), INLINE_DESCRIPTION), html, hit.url))
         next_offset = str(page + 1) if page < result.pages and page < 50 else ""
@@ -676,7 +674,3 @@ def inline_id(article_id: str) -> str:
     if len(article_id.encode("utf-8")) <= 64:
         return article_id
     return hashlib.blake2b(article_id.encode("utf-8"), digest_size=16).hexdigest()
-
-
-def _unescape(text: str) -> str:
-    return html.unescape(text)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -31,7 +31,7 @@ from bantin.index.query import MAX_CHARS, parse_query
 from bantin.index.ranking import Ranking
 from bantin.index.related import Fingerprint, related_docnums
 from bantin.index.schema import SCHEMA, SCHEMA_VERSION
-from bantin.index.snippets import make_snippet
+from bantin.index.snippets import Snippet, make_snippet
 from bantin.index.suggest import RARE, Suggester
 
 MAX_PER_PAGE = 50
@@ -65,25 +65,28 @@ class IndexDamaged(Exception):
 
 @dataclass(frozen=True)
 class Hit:
-    """One result, as plain data; `snippet` is HTML-safe with the query words in <b>."""
+    """One result, as plain data; `snippet` is text with the query words' positions (the bot's
+    templates mark them in HTML)."""
 
     id: str
     title: str
     published: date | datetime | None
     url: str | None
-    snippet: str
+    snippet: Snippet
     score: float
     #: Near-duplicates of this article (the same story again) left out of this page; they come
     #: first on the next one.
     similar: int = 0
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, snippet: Callable[[Snippet], str] | None = None) -> dict[str, Any]:
+        """Plain data for JSON; `snippet` renders the snippet (default: its plain text), e.g. as
+        the chat's HTML for `bantin search --json`."""
         return {
             "id": self.id,
             "title": self.title,
             "published": published_iso(self.published),
             "url": self.url,
-            "snippet": self.snippet,
+            "snippet": snippet(self.snippet) if snippet is not None else self.snippet.text,
             "score": round(self.score, 4),
         }
 
@@ -106,13 +109,14 @@ class SearchPage:
     #: A month or year filter ("2023", "2023-09") that no article matched, so it was lifted.
     date_dropped: str | None = None
 
-    def to_json(self) -> dict[str, Any]:
-        """The `bantin search --json` contract, plus pages/per_page/relaxed/date_dropped."""
+    def to_json(self, snippet: Callable[[Snippet], str] | None = None) -> dict[str, Any]:
+        """The `bantin search --json` contract, plus pages/per_page/relaxed/date_dropped (`snippet`:
+        as for `Hit.to_json`)."""
         return {
             "query": self.query,
             "total": self.total,
             "page": self.page,
-            "results": [hit.to_json() for hit in self.results],
+            "results": [hit.to_json(snippet) for hit in self.results],
             "suggestion": self.suggestion,
             "pages": self.pages,
             "per_page": self.per_page,

@@ -8,7 +8,6 @@ HTML parsing, 4096/1024 UTF-16 units after parsing, 100 entities, keyboards and 
 
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -25,6 +24,7 @@ from bantin.bot.editors import Desk
 from bantin.bot.render import MAX_PER_PAGE, Renderer
 from bantin.bot.subscriptions import Part, Subscriber
 from bantin.index.searcher import Hit, SearchPage
+from bantin.index.snippets import Snippet
 from tests.fake_botapi import FakeBotAPI, _ApiError
 
 RENDERER = Renderer()
@@ -86,11 +86,15 @@ dates = st.one_of(st.none(), st.dates(date(1990, 1, 1), date(2030, 1, 1)),
 
 
 @st.composite
-def snippets(draw: st.DrawFn) -> str:
-    """Our own snippet HTML: escaped text with the query words in <b>, possibly hundreds of them."""
+def snippets(draw: st.DrawFn) -> Snippet:
+    """A snippet from the index: any text with the query words marked, possibly hundreds of them."""
     parts = draw(st.lists(st.tuples(st.text(_chars, max_size=30), st.booleans()), max_size=300))
-    return "".join(f"<b>{html.escape(t, quote=False)}</b>" if bold and t else html.escape(t, quote=False)
-                   for t, bold in parts)
+    text, marks = "", []
+    for t, bold in parts:
+        if bold and t:
+            marks.append((len(text), len(text) + len(t)))
+        text += t
+    return Snippet(text, tuple(marks))
 
 
 hits = st.builds(Hit, id=ids, title=nasty, published=dates, url=urls, snippet=snippets(), score=st.just(1.0))
