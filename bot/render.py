@@ -17,6 +17,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
+from bantin.bot.htmltext import html_to_text
 from bantin.index.snippets import Snippet
 
 #: Package data of `bantin.templates`: found the same way in a checkout, a wheel or a pipx venv.
@@ -124,7 +125,7 @@ def _escape(text: str) -> str:
 
 def plain_length(html_text: str) -> int:
     """Length Telegram counts: UTF-16 code units of the text after entity parsing."""
-    return utf16_len(html.unescape(_TAG.sub("", html_text)).strip())
+    return utf16_len(html_to_text(html_text).strip())
 
 
 def entity_count(html_text: str) -> int:

@@ -47,7 +47,7 @@ def test_the_query_layer_cleans_and_caps() -> None:
     long = clean_query("từ " * 500)
     assert long.truncated and len(long.text) <= MAX_CHARS
     assert not clean_query("🙂 !!! ...").has_words and clean_query("đảng").has_words
-    assert clean_query(None).text == "" and not clean_query(None).has_words  # type: ignore[arg-type]
+    assert clean_query(None).text == "" and not clean_query(None).has_words
     assert len(MANY_WORDS.split()) > MAX_WORDS and len(MANY_WORDS) < MAX_CHARS
     assert parse_query(MANY_WORDS).truncated and not clean_query(MANY_WORDS).truncated
 
