@@ -15,7 +15,7 @@ from bantin.articles.rawpage import page_id
 from bantin.articles.store import ArticleStore
 from bantin.bot import callbacks as cb
 from bantin.bot.console import Console, to_console
-from bantin.bot.core import MAX_QUERY_CHARS, Core, Reply, clean_query, parse_command
+from bantin.bot.core import Core, Reply, parse_command
 from bantin.bot.render import Renderer
 from bantin.index.maintenance import update_index
 from tests.conftest import SAMPLES
@@ -149,13 +149,6 @@ def test_inline_results(core: Core) -> None:
         assert "<" not in item.description
     assert core.inline("", "", "vi") == ([], "")
     assert core.inline("đảng", "banana", "vi")[0]
-
-
-def test_clean_query() -> None:
-    assert clean_query("  đảng\u200b  viên\x00 ").text == "đảng viên"
-    long = clean_query("từ " * 500)
-    assert long.truncated and len(long.text) <= MAX_QUERY_CHARS
-    assert not clean_query("🙂 !!! ...").has_words
 
 
 def test_parse_command() -> None:
