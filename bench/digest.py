@@ -41,12 +41,12 @@ from bantin.articles.jsonl import RecordError, read_jsonl  # noqa: E402
 from bantin.articles.model import VIETNAM_TZ  # noqa: E402
 from bantin.articles.store import ArticleStore  # noqa: E402
 from bantin.bot.digests.broadcast import Broadcaster, Limits  # noqa: E402
-from bantin.bot.digests.build import TopicMatcher  # noqa: E402
 from bantin.bot.digests.runner import DigestRunner  # noqa: E402
 from bantin.bot.digests.store import SubscriptionStore  # noqa: E402
 from bantin.bot.render import Renderer  # noqa: E402
 from bantin.bot.settings import Settings  # noqa: E402
 from bantin.bot.telegram.send import digest_bot, telegram_sender  # noqa: E402
+from bantin.index.topics import TopicIndex  # noqa: E402
 
 CORPUS = ROOT.parent / "shared" / "data" / "vn-news-35k.jsonl.gz"
 FRESH = 400
@@ -137,16 +137,16 @@ def main() -> int:
 
         # -- build -----------------------------------------------------------------------------
         spent = {"topics": 0, "index": 0.0, "search": 0.0}
-        real_open, real_match = TopicMatcher._open, TopicMatcher._match
+        real_open, real_match = TopicIndex._open, TopicIndex.match
 
-        def timed_open(self: TopicMatcher) -> object:
+        def timed_open(self: TopicIndex) -> object:
             started = time.perf_counter()
             try:
                 return real_open(self)
             finally:
                 spent["index"] += time.perf_counter() - started
 
-        def timed_match(self: TopicMatcher, topic: str) -> frozenset[str]:
+        def timed_match(self: TopicIndex, topic: str) -> frozenset[str]:
             started = time.perf_counter()
             try:
                 return real_match(self, topic)
@@ -154,11 +154,11 @@ def main() -> int:
                 spent["topics"] += 1
                 spent["search"] += time.perf_counter() - started
 
-        TopicMatcher._open, TopicMatcher._match = timed_open, timed_match  # type: ignore[method-assign]
+        TopicIndex._open, TopicIndex.match = timed_open, timed_match  # type: ignore[method-assign]
         started = time.perf_counter()
         plan = runner.plan(now, force=True)
         build = time.perf_counter() - started
-        TopicMatcher._open, TopicMatcher._match = real_open, real_match  # type: ignore[method-assign]
+        TopicIndex._open, TopicIndex.match = real_open, real_match  # type: ignore[method-assign]
         sizes = [p.articles for _, p in plan.items]
         with_digest = sum(1 for _, p in plan.items if p.parts)
         messages = sum(len(p.parts) for _, p in plan.items)

@@ -11,7 +11,7 @@ import sqlite3
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from bantin.articles.ingest import IngestReport
 from bantin.articles.model import Article
@@ -22,6 +22,9 @@ from bantin.bot.ops import redact as redaction
 from bantin.bot.ops.messages import Messages
 from bantin.bot.ops.progress import Reporter
 from bantin.bot.settings import Settings, SettingsError, load_settings
+
+if TYPE_CHECKING:
+    from bantin.index.snippets import Snippet
 
 log = logging.getLogger("bantin")
 
@@ -256,7 +259,7 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         index.close()
     if args.json:
-        print(json.dumps(page.to_json(), ensure_ascii=False, indent=2))
+        print(json.dumps(page.to_json(snippet_html), ensure_ascii=False, indent=2))
         return 0
     print(f"{page.total} kết quả cho «{page.query}» — trang {page.page}/{max(page.pages, 1)}")
     if page.suggestion:
@@ -264,6 +267,13 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     for n, hit in enumerate(page.results, (page.page - 1) * args.limit + 1):
         print(f"{n}. [{hit.id}] {hit.title} ({hit.to_json()['published'] or 'không rõ ngày'})")
     return 0
+
+
+def snippet_html(snippet: Snippet) -> str:
+    """A snippet as the chat shows it (HTML, the query words in <b>): what `--json` has always given."""
+    from bantin.bot.render import marked
+
+    return str(marked(snippet))
 
 
 def cmd_related(args: argparse.Namespace, settings: Settings) -> int:
@@ -280,7 +290,7 @@ def cmd_related(args: argparse.Namespace, settings: Settings) -> int:
         print(say.say("related_unknown_hint"), file=sys.stderr)
         return 1
     if args.json:
-        results = [h.to_json() for h in hits]
+        results = [h.to_json(snippet_html) for h in hits]
         print(json.dumps({"query": args.id, "total": len(results), "page": 1, "results": results,
                           "suggestion": None}, ensure_ascii=False, indent=2))
         return 0

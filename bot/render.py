@@ -17,6 +17,9 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
+from bantin.bot.htmltext import html_to_text
+from bantin.index.snippets import Snippet
+
 #: Package data of `bantin.templates`: found the same way in a checkout, a wheel or a pipx venv.
 TEMPLATES = Path(str(importlib.resources.files("bantin.templates")))
 LANGUAGES = ("vi", "en")
@@ -77,6 +80,7 @@ class Renderer:
             keep_trailing_newline=False,
         )
         self.env.filters["vndate"] = vndate
+        self.env.filters["marked"] = marked
         self._labels = {lang: self.env.get_template(f"{lang}/labels.j2").module for lang in LANGUAGES}
 
     def render(self, lang: str, template: str, /, **context: Any) -> str:
@@ -99,14 +103,29 @@ def _tidy(text: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", text).strip()
 
 
-def safe(html_text: str) -> Markup:
-    """Mark HTML produced by our own code (the index's snippets) as already escaped."""
-    return Markup(html_text)
+def marked(snippet: Snippet) -> Markup:
+    """The `marked` filter: a search snippet as Telegram HTML, its text escaped and each of its
+    marks (the query words) in <b>. The index gives only text and positions; the HTML is made
+    here, for every template (and `bantin search --json`). Marks out of order or out of range
+    are skipped, never trusted."""
+    text, position = snippet.text, 0
+    parts: list[str] = []
+    for start, end in snippet.marks:
+        if start < position or end > len(text) or start >= end:
+            continue
+        parts += [_escape(text[position:start]), "<b>", _escape(text[start:end]), "</b>"]
+        position = end
+    parts.append(_escape(text[position:]))
+    return Markup("".join(parts))
+
+
+def _escape(text: str) -> str:
+    return html.escape(text, quote=False)  # quotes are plain text in Telegram HTML outside attributes
 
 
 def plain_length(html_text: str) -> int:
     """Length Telegram counts: UTF-16 code units of the text after entity parsing."""
-    return utf16_len(html.unescape(_TAG.sub("", html_text)).strip())
+    return utf16_len(html_to_text(html_text).strip())
 
 
 def entity_count(html_text: str) -> int:
@@ -115,11 +134,6 @@ def entity_count(html_text: str) -> int:
 
 def fits(html_text: str) -> bool:
     return plain_length(html_text) <= MAX_MESSAGE and entity_count(html_text) <= MAX_ENTITIES
-
-
-def strip_bold(html_text: str) -> str:
-    """Drop <b> highlighting: the fallback when a page would exceed 100 entities."""
-    return html_text.replace("<b>", "").replace("</b>", "")
 
 
 
@@ -148,22 +162,23 @@ def fit_listing(render: Callable[[list[dict[str, Any]]], str], items: Sequence[d
                 title: int = LISTED_TITLE) -> str:
     """Render a list of articles within one message, whatever their data.
 
-    Each item has `title` (plain text, escaped by the template) and may have `snippet` (our own
-    HTML). In order, until the message fits: titles cut to `title` units; snippets without their
-    <b> highlighting (entities); snippets dropped from the last result up; then shorter titles.
+    Each item has `title` (plain text, escaped by the template) and may have `snippet` (a
+    `Snippet`, marked by the template). In order, until the message fits: titles cut to `title`
+    units; snippets without their <b> highlighting (entities); snippets dropped from the last
+    result up; then shorter titles.
     The number of items never changes here: page buttons count on it (see Core.page_size).
     """
     rows = [{**item, "title": shorten(str(item["title"]), title)} for item in items]
     html_text = render(rows)
     if fits(html_text):
         return html_text
-    rows = [{**row, "snippet": safe(strip_bold(str(row["snippet"])))} if row.get("snippet") else row for row in rows]
+    rows = [{**row, "snippet": row["snippet"].unmarked()} if row.get("snippet") else row for row in rows]
     html_text = render(rows)
     for n in range(len(rows) - 1, -1, -1):
         if fits(html_text):
             return html_text
         if rows[n].get("snippet"):
-            rows[n] = {**rows[n], "snippet": ""}
+            rows[n] = {**rows[n], "snippet": Snippet()}
             html_text = render(rows)
     for cap in _SHORTER_TITLES:
         if fits(html_text):

@@ -136,15 +136,40 @@ class ParsedQuery:
         return find_alternatives(self.words)
 
 
+@dataclass(frozen=True)
+class CleanQuery:
+    """The text a search reads of what was typed: NFC, no control or format characters, single
+    spaces, at most MAX_CHARS (cut at a word boundary; `truncated` says so). The one place a
+    query is cleaned and capped: the bot asks here whether there is anything to search for, the
+    index parses this text and shows it back (`SearchPage.query`, which page buttons search again)."""
+
+    text: str = ""
+    truncated: bool = False
+
+    @property
+    def has_words(self) -> bool:
+        """A letter or digit to search for (else the bot explains how to search, not "not found")."""
+        return any(ch.isalnum() for ch in self.text)
+
+
+def clean_query(raw: object) -> CleanQuery:
+    """Clean and cap anything (even non-strings); never raises."""
+    if not isinstance(raw, str):
+        return CleanQuery()
+    text = "".join(c if c.isprintable() else " " for c in unicodedata.normalize("NFC", raw))
+    text = _SPACE.sub(" ", text).strip()
+    if len(text) <= MAX_CHARS:
+        return CleanQuery(text)
+    cut = text.rfind(" ", 0, MAX_CHARS + 1)
+    return CleanQuery(text[: cut if cut > 0 else MAX_CHARS], truncated=True)
+
+
 def parse_query(text: object) -> ParsedQuery:
     """Parse anything (even non-strings) into a `ParsedQuery`; never raises."""
     if not isinstance(text, str):
         return ParsedQuery()
-    text = _clean(text)
-    truncated = False
-    if len(text) > MAX_CHARS:
-        cut = text.rfind(" ", 0, MAX_CHARS + 1)
-        text, truncated = text[: cut if cut > 0 else MAX_CHARS], True
+    cleaned = clean_query(text)
+    text, truncated = cleaned.text.translate(_QUOTES), cleaned.truncated  # one kind of quote
 
     year = month = None
     date_words: tuple[Word, ...] = ()
@@ -397,13 +422,6 @@ def phrase_pattern(phrase: tuple[Word, ...]) -> re.Pattern[str]:
 
 
 # -- helpers -----------------------------------------------------------------------------------
-
-
-def _clean(text: str) -> str:
-    """NFC, one kind of quote, no control characters, single spaces."""
-    text = unicodedata.normalize("NFC", text).translate(_QUOTES)
-    text = "".join(c if c.isprintable() else " " for c in text)
-    return _SPACE.sub(" ", text).strip()
 
 
 def _words(text: str, *, joined: bool = False) -> tuple[Word, ...]:

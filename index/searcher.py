@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -27,11 +27,11 @@ from bantin.articles.model import parse_published, published_iso
 from bantin.index.budget import Budget, SearchTimeout, current_deadline
 from bantin.index.engine import Engine
 from bantin.index.layout import current_generation, dir_size, pointer_stamp, read_meta
-from bantin.index.query import MAX_CHARS, parse_query
+from bantin.index.query import clean_query, parse_query
 from bantin.index.ranking import Ranking
 from bantin.index.related import Fingerprint, related_docnums
 from bantin.index.schema import SCHEMA, SCHEMA_VERSION
-from bantin.index.snippets import make_snippet
+from bantin.index.snippets import Snippet, make_snippet
 from bantin.index.suggest import RARE, Suggester
 
 MAX_PER_PAGE = 50
@@ -65,25 +65,28 @@ class IndexDamaged(Exception):
 
 @dataclass(frozen=True)
 class Hit:
-    """One result, as plain data; `snippet` is HTML-safe with the query words in <b>."""
+    """One result, as plain data; `snippet` is text with the query words' positions (the bot's
+    templates mark them in HTML)."""
 
     id: str
     title: str
     published: date | datetime | None
     url: str | None
-    snippet: str
+    snippet: Snippet
     score: float
     #: Near-duplicates of this article (the same story again) left out of this page; they come
     #: first on the next one.
     similar: int = 0
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, snippet: Callable[[Snippet], str] | None = None) -> dict[str, Any]:
+        """Plain data for JSON; `snippet` renders the snippet (default: its plain text), e.g. as
+        the chat's HTML for `bantin search --json`."""
         return {
             "id": self.id,
             "title": self.title,
             "published": published_iso(self.published),
             "url": self.url,
-            "snippet": self.snippet,
+            "snippet": snippet(self.snippet) if snippet is not None else self.snippet.text,
             "score": round(self.score, 4),
         }
 
@@ -100,24 +103,29 @@ class SearchPage:
     results: list[Hit] = field(default_factory=list)
     suggestion: str | None = None
     relaxed: bool = False
+    #: The query was too long and cut (`index.query`): the user is told, with `words_used`.
     truncated: bool = False
     #: The search's deadline passed before it finished: nothing was found, nothing is certain.
     timed_out: bool = False
     #: A month or year filter ("2023", "2023-09") that no article matched, so it was lifted.
     date_dropped: str | None = None
+    #: How many query words the search read (all of them unless `truncated`).
+    words_used: int = 0
 
-    def to_json(self) -> dict[str, Any]:
-        """The `bantin search --json` contract, plus pages/per_page/relaxed/date_dropped."""
+    def to_json(self, snippet: Callable[[Snippet], str] | None = None) -> dict[str, Any]:
+        """The `bantin search --json` contract, plus pages/per_page/relaxed/date_dropped/truncated (`snippet`:
+        as for `Hit.to_json`)."""
         return {
             "query": self.query,
             "total": self.total,
             "page": self.page,
-            "results": [hit.to_json() for hit in self.results],
+            "results": [hit.to_json(snippet) for hit in self.results],
             "suggestion": self.suggestion,
             "pages": self.pages,
             "per_page": self.per_page,
             "relaxed": self.relaxed,
             "date_dropped": self.date_dropped,
+            "truncated": self.truncated,
         }
 
 
@@ -231,13 +239,15 @@ class SearchIndex:
         the search: past it, the search stops where it is and returns a page marked `timed_out`.
         """
         parsed = parse_query(query)
-        shown = _shown_query(query)
+        shown = clean_query(query).text
+        used = len(parsed.words)
         page, per_page = _positive(page, 1), min(_positive(per_page, 5), MAX_PER_PAGE)
         sort = sort if sort in SORTS else "relevance"
         if parsed.empty:
-            return SearchPage(shown, 0, page, 0, per_page, truncated=parsed.truncated)
+            return SearchPage(shown, 0, page, 0, per_page, truncated=parsed.truncated, words_used=used)
         budget = Budget(deadline if deadline is not None else current_deadline())
-        timed_out = SearchPage(shown, 0, page, 0, per_page, truncated=parsed.truncated, timed_out=True)
+        timed_out = SearchPage(shown, 0, page, 0, per_page, truncated=parsed.truncated, timed_out=True,
+                               words_used=used)
         remaining = budget.remaining()
         # searches take turns: one that waited past its deadline does not start at all
         if not self._lock.acquire(timeout=-1 if remaining is None else remaining):
@@ -264,7 +274,7 @@ class SearchIndex:
         pages = -(-ranked.total // per_page)
         return SearchPage(
             shown, ranked.total, page, pages, per_page, hits, suggestion, ranked.relaxed, parsed.truncated,
-            date_dropped=ranked.date_dropped,
+            date_dropped=ranked.date_dropped, words_used=used,
         )
 
     def _has_rare_word(self, ranked: Ranking) -> bool:
@@ -378,10 +388,3 @@ def _positive(value: object, default: int) -> int:
     except (TypeError, ValueError, OverflowError):
         return default
     return number if number >= 1 else default
-
-
-def _shown_query(query: object) -> str:
-    if not isinstance(query, str):
-        return ""
-    return " ".join(query.split())[:MAX_CHARS]
-

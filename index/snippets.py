@@ -1,4 +1,8 @@
-"""Result snippets: a short, HTML-escaped window of the article with the query words in <b>.
+"""Result snippets: a short window of the article's text, and where the query words are in it.
+
+Plain text and match positions only: the bot's templates make Telegram HTML of them (the
+`marked` filter in bot.render), the console and inline results use the text as it is, and the
+pickled results that cross from the search workers stay small plain data.
 
 Built by hand from the stored lead and body rather than with Whoosh's highlighter, which
 re-analyses the whole stored text for every hit: here one regex over the folded text finds the
@@ -10,11 +14,11 @@ only where it is spelled that way ("đảng" does not light up "Đăng"; see `_a
 
 from __future__ import annotations
 
-import html
 import re
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
 
 from bantin.index.analysis import fold, normalize_word, word_start_matches
 
@@ -29,17 +33,34 @@ ELLIPSIS = "…"
 _SPACES = re.compile(r"\s+")
 
 
+@dataclass(frozen=True)
+class Snippet:
+    """A window of an article's text (ellipses included) and the (start, end) offsets in `text` of
+    the query words found in it: sorted, never overlapping, never empty. Adjacent words separated
+    only by spaces are one mark ("đảng viên", not "đảng" and "viên")."""
+
+    text: str = ""
+    marks: tuple[tuple[int, int], ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.text)
+
+    def unmarked(self) -> Snippet:
+        """The same text without highlighting (a listing with too many entities drops them first)."""
+        return replace(self, marks=())
+
+
 def make_snippet(
     words: Iterable[str], lead: str, body: str, *, width: int = WIDTH, exact: Mapping[str, str] | None = None
-) -> str:
-    """The best window of `lead` + `body` for the folded query `words`, ready for HTML parse mode.
+) -> Snippet:
+    """The best window of `lead` + `body` for the folded query `words`, with the words marked.
 
     "Best" is the window with the most distinct query words, the earliest on a tie (the lead
     summarises the article, so it wins ties). Without any match, the start of the text.
     """
     text = _SPACES.sub(" ", f"{lead} {body}"[:SCAN_CHARS]).strip()
     if not text:
-        return ""
+        return Snippet()
     folded = fold(text).lower()
     if len(folded) != len(text):  # exotic characters whose folding changes length: no highlighting
         return _render(text, 0, width, [])
@@ -96,7 +117,7 @@ def _context_start(text: str, match_start: int) -> int:
 
 
 def _merged(matches: list[tuple[int, int, str]], text: str) -> list[tuple[int, int]]:
-    """Matches separated only by spaces become one span: "<b>đảng viên</b>", not two."""
+    """Matches separated only by spaces become one span: "đảng viên" is one mark, not two."""
     spans: list[tuple[int, int]] = []
     for start, end, _ in matches:
         if spans and not text[spans[-1][1] : start].strip():
@@ -106,7 +127,7 @@ def _merged(matches: list[tuple[int, int, str]], text: str) -> list[tuple[int, i
     return spans
 
 
-def _render(text: str, start: int, width: int, matches: list[tuple[int, int, str]]) -> str:
+def _render(text: str, start: int, width: int, matches: list[tuple[int, int, str]]) -> Snippet:
     prefix = ELLIPSIS if start > 0 else ""
     room = width - len(prefix)
     end = start + room
@@ -119,14 +140,16 @@ def _render(text: str, start: int, width: int, matches: list[tuple[int, int, str
         suffix = ELLIPSIS
     else:
         end = len(text)
-    parts = [prefix]
+    shown = [prefix]
+    marks: list[tuple[int, int]] = []
+    shift = len(prefix) - start  # text offset → offset in the snippet
     position = start
     for m_start, m_end in _merged(matches, text):
         if m_start < position or m_end > end:
             continue
-        parts.append(html.escape(text[position:m_start], quote=False))
-        parts.append("<b>" + html.escape(text[m_start:m_end], quote=False) + "</b>")
+        shown.append(text[position:m_end])
+        marks.append((m_start + shift, m_end + shift))
         position = m_end
-    parts.append(html.escape(text[position:end].rstrip(" ,;:"), quote=False))
-    parts.append(suffix)
-    return "".join(parts)
+    shown.append(text[position:end].rstrip(" ,;:"))
+    shown.append(suffix)
+    return Snippet("".join(shown), tuple(marks))

@@ -12,8 +12,6 @@ import ast
 from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
 from tests.conftest import ROOT
 
 #: Top-level folders and the package each one is installed as (pyproject's `package-dir`).
@@ -116,7 +114,5 @@ def test_index_never_imports_the_bot() -> None:
     assert {name: deps for name, deps in bad.items() if deps} == {}
 
 
-@pytest.mark.xfail(strict=True, reason="the digest TopicMatcher (bot/digests/build.py) still builds a Whoosh index; "
-                                       "issue 15's text half moves it into index/")
 def test_the_bot_never_imports_whoosh() -> None:
     assert {name for name, tops in externals("bantin.bot").items() if "whoosh" in tops} == set()

@@ -19,7 +19,6 @@ from bantin.bot.console.chat import Console, to_console
 from bantin.bot.render import Renderer
 from bantin.bot.reply import Reply
 from bantin.bot.search import buttons as cb
-from bantin.bot.search.replies import MAX_QUERY_CHARS, clean_query
 from bantin.index.maintenance import update_index
 from tests.conftest import SAMPLES
 from tests.fake_botapi import parse_telegram_html
@@ -152,13 +151,6 @@ def test_inline_results(core: Core) -> None:
         assert "<" not in item.description
     assert core.inline("", "", "vi") == ([], "")
     assert core.inline("đảng", "banana", "vi")[0]
-
-
-def test_clean_query() -> None:
-    assert clean_query("  đảng\u200b  viên\x00 ").text == "đảng viên"
-    long = clean_query("từ " * 500)
-    assert long.truncated and len(long.text) <= MAX_QUERY_CHARS
-    assert not clean_query("🙂 !!! ...").has_words
 
 
 def test_parse_command() -> None:

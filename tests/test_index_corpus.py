@@ -10,6 +10,7 @@ import pytest
 
 from bantin.articles.model import Article
 from bantin.articles.store import ArticleStore
+from bantin.bot.render import marked
 from bantin.index.analysis import fold
 from bantin.index.maintenance import rebuild_index, update_index
 from bantin.index.searcher import SearchIndex
@@ -54,7 +55,7 @@ def test_results_are_well_formed(corpus: tuple[list[Article], SearchIndex]) -> N
         page = index.search(query, per_page=10)
         assert page.total >= len(page.results)
         for hit in page.results:
-            markup_free = re.sub(r"</?b>", "", hit.snippet)
+            markup_free = re.sub(r"</?b>", "", marked(hit.snippet))
             assert "<" not in markup_free and ">" not in markup_free
             assert len(html.unescape(markup_free)) <= 200
             assert hit.to_json()["id"] == hit.id

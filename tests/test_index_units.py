@@ -12,10 +12,12 @@ import pytest
 from bantin.articles.ingest import ingest
 from bantin.articles.rawpage import page_id
 from bantin.articles.store import ArticleStore
+from bantin.bot.render import marked
 from bantin.index.abbreviations import ABBREVIATIONS
 from bantin.index.maintenance import rebuild_index
 from bantin.index.query import match_query, parse_query
 from bantin.index.searcher import SearchIndex
+from bantin.index.snippets import Snippet
 from tests.conftest import SAMPLES
 from tests.test_index_helpers import article, build, ids
 
@@ -41,8 +43,8 @@ def samples(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SearchIndex]:
         yield index
 
 
-def bold(snippet: str) -> list[str]:
-    return [m.lower() for m in re.findall(r"<b>(.*?)</b>", snippet)]
+def bold(snippet: Snippet) -> list[str]:
+    return [m.lower() for m in re.findall(r"<b>(.*?)</b>", marked(snippet))]
 
 
 def test_help_example_finds_the_council_story_written_as_hdnd(samples: SearchIndex) -> None:

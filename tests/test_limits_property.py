@@ -8,7 +8,6 @@ HTML parsing, 4096/1024 UTF-16 units after parsing, 100 entities, keyboards and 
 
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -26,6 +25,7 @@ from bantin.bot.newsroom.desk import Desk
 from bantin.bot.render import MAX_PER_PAGE, Renderer
 from bantin.bot.reply import Reply
 from bantin.index.searcher import Hit, SearchPage
+from bantin.index.snippets import Snippet
 from tests.fake_botapi import FakeBotAPI, _ApiError
 
 RENDERER = Renderer()
@@ -87,11 +87,15 @@ dates = st.one_of(st.none(), st.dates(date(1990, 1, 1), date(2030, 1, 1)),
 
 
 @st.composite
-def snippets(draw: st.DrawFn) -> str:
-    """Our own snippet HTML: escaped text with the query words in <b>, possibly hundreds of them."""
+def snippets(draw: st.DrawFn) -> Snippet:
+    """A snippet from the index: any text with the query words marked, possibly hundreds of them."""
     parts = draw(st.lists(st.tuples(st.text(_chars, max_size=30), st.booleans()), max_size=300))
-    return "".join(f"<b>{html.escape(t, quote=False)}</b>" if bold and t else html.escape(t, quote=False)
-                   for t, bold in parts)
+    text, marks = "", []
+    for t, bold in parts:
+        if bold and t:
+            marks.append((len(text), len(text) + len(t)))
+        text += t
+    return Snippet(text, tuple(marks))
 
 
 hits = st.builds(Hit, id=ids, title=nasty, published=dates, url=urls, snippet=snippets(), score=st.just(1.0))
@@ -112,7 +116,7 @@ def pages(draw: st.DrawFn) -> SearchPage:
     pages_ = max(page, -(-total // per_page))
     return SearchPage(draw(queries), total, page, pages_, per_page, results,
                       suggestion=draw(st.one_of(st.none(), queries)), relaxed=draw(st.booleans()),
-                      truncated=draw(st.booleans()))
+                      truncated=draw(st.booleans()), words_used=draw(st.integers(0, 12)))
 
 
 # -- stand-ins for the store and the index (the rendering is the real one) ----------------------
@@ -150,7 +154,7 @@ def core_over(shelf: Shelf, per_page: int = 5) -> Core:
 @SOME
 @given(page=pages(), lang=st.sampled_from(["vi", "en"]), sort=st.sampled_from(["relevance", "newest"]))
 def test_search_results_always_fit(page: SearchPage, lang: str, sort: str) -> None:
-    reply = core_over(Shelf())._results(page, lang, sort=sort, truncated=page.truncated)
+    reply = core_over(Shelf())._results(page, lang, sort=sort)
     text = reply_ok(reply)
     for n in range(len(page.results)):  # every result is still listed: the page buttons count on it
         assert f"{(page.page - 1) * page.per_page + n + 1}. " in text

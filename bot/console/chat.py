@@ -3,7 +3,6 @@ replies print as text, buttons as numbered choices (type `#2` to press button 2)
 
 from __future__ import annotations
 
-import html
 import re
 import sys
 from pathlib import Path
@@ -13,19 +12,16 @@ from bantin.articles.store import ArticleStore
 from bantin.bot.chat import Core
 from bantin.bot.commands import parse_command
 from bantin.bot.console.editor import EditorConsole
+from bantin.bot.htmltext import html_to_text
 from bantin.bot.render import Renderer
 from bantin.bot.reply import Document, Reply
 from bantin.bot.search.reading import saved_filename
 from bantin.bot.settings import Settings
 
-_TAGS = re.compile(r"<[^>]+>")
-
 
 def to_console(reply_html: str) -> str:
     """Telegram HTML → plain text for a terminal: bold in *stars*, links as 'text (url)'."""
-    text = re.sub(r'<a href="([^"]*)">(.*?)</a>', r"\2 (\1)", reply_html, flags=re.DOTALL)
-    text = re.sub(r"</?b>", "*", text)
-    return html.unescape(_TAGS.sub("", text))
+    return html_to_text(reply_html, bold="*", links=True)
 
 
 class Console:

@@ -23,10 +23,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from whoosh.fields import Schema
-from whoosh.filedb.filestore import RamStorage
-from whoosh.query import Term
-
 from bantin.articles.model import Article, published_sort_key
 from bantin.articles.store import ArticleStore
 from bantin.bot.clock import VIETNAM
@@ -36,8 +32,7 @@ from bantin.bot.render import LISTED_TITLE, Renderer, fits, shorten, utf16_len
 from bantin.bot.reply import Button
 from bantin.bot.search import buttons as cb
 from bantin.index.analysis import fold
-from bantin.index.query import ParsedQuery, match_query, parse_query, phrase_pattern
-from bantin.index.schema import SCHEMA, article_document
+from bantin.index.topics import TopicIndex
 
 WINDOW = timedelta(days=7)
 #: At most this many recent articles are considered per run (a week of a local paper is a few hundred).
@@ -166,31 +161,20 @@ class Matcher(Protocol):
     def __call__(self, topic: str) -> frozenset[str]: ...
 
 
-#: What decides a match (index.query.match_query and the date filter): the live schema's own
-#: `text` and `period` fields; the ranking-only fields would triple the indexing time.
-_MATCH_FIELDS = ("text", "period")
-_MATCH_SCHEMA = Schema(**{name: SCHEMA[name] for name in _MATCH_FIELDS})
-
-
 class TopicMatcher:
     """Which of a window's articles each topic finds, with the chat's own search rules.
 
-    Built on the index package's schema, document mapping and query parser (`index.schema`,
-    `index.query`), over a small in-memory index of just the window's articles: the same analysis
-    (diacritics optional, tone placement, "phrases", -exclusions, month/year filters) and the same
-    rule for what *matches* (every word), without the live index's ranking and without its
-    "relaxed" fallback (a saved search should bring only what was asked for). A few hundred
-    recent articles index in a fraction of a second; every topic is then one posting-list
-    intersection, memoised, since 10,000 subscribers share a few hundred topics. It also means an
-    article that was ingested but not yet added to the live index is still matched.
+    The matching itself is `index.topics.TopicIndex` (a small in-memory index of just the window's
+    articles, same analysis and same rule for what *matches* as the chat, no "relaxed" fallback).
+    Here: one per window, thread-safe, and memoised by topic, since 10,000 subscribers share a few
+    hundred topics. It also means an article that was ingested but not yet added to the live
+    index is still matched.
     """
 
     def __init__(self, window: Window) -> None:
         self.window = window
         self._lock = threading.Lock()
-        self._searcher: Any = None
-        self._ids: list[str] = []
-        self._texts: list[str] = []
+        self._index = TopicIndex(window.articles)
         self._cache: dict[str, frozenset[str]] = {}
 
     def __call__(self, topic: str) -> frozenset[str]:
@@ -198,50 +182,12 @@ class TopicMatcher:
         with self._lock:
             found = self._cache.get(key)
             if found is None:
-                found = self._cache[key] = self._match(topic)
+                found = self._cache[key] = self._index.match(topic)
             return found
 
     def close(self) -> None:
         with self._lock:
-            if self._searcher is not None:
-                self._searcher.close()
-                self._searcher = None
-
-    def _open(self) -> Any:
-        if self._searcher is None:
-            ram = RamStorage().create_index(_MATCH_SCHEMA)
-            writer = ram.writer()
-            for article in self.window.articles:
-                document = article_document(article)
-                writer.add_document(**{name: document[name] for name in _MATCH_FIELDS if name in document})
-                self._ids.append(article.id)
-                self._texts.append(fold("\n".join((article.title, *article.paragraphs))).lower())
-            writer.commit()
-            self._searcher = ram.searcher()
-        return self._searcher
-
-    def _match(self, topic: str) -> frozenset[str]:
-        parsed = parse_query(topic)
-        if parsed.empty or not self.window.articles:
-            return frozenset()
-        found = self._run(parsed)
-        if not found and parsed.period is not None and parsed.words:
-            found = self._run(parsed.without_date())  # "2019" read as a word, as the chat does
-        return frozenset(self._ids[d] for d in found)
-
-    def _run(self, parsed: ParsedQuery) -> set[int]:
-        searcher = self._open()
-        docs: set[int] | None = None
-        if parsed.period is not None:
-            docs = set(searcher.docs_for_query(Term("period", parsed.period)))
-        if parsed.words:
-            matched = set(searcher.docs_for_query(match_query(parsed)))
-            docs = matched if docs is None else docs & matched
-        docs = docs or set()
-        for phrase in parsed.phrases:
-            pattern = phrase_pattern(phrase)
-            docs = {d for d in docs if pattern.search(self._texts[d])}
-        return docs
+            self._index.close()
 
 
 @dataclass(frozen=True)

@@ -8,10 +8,7 @@ the Telegram side runs them in a worker thread.
 from __future__ import annotations
 
 import hashlib
-import html
 import logging
-import re
-import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +20,6 @@ from bantin.bot.render import (
     MAX_PER_PAGE,
     fit_listing,
     plain_length,
-    safe,
     shorten,
 )
 from bantin.bot.reply import Button, CallbackResult, Document, Reply
@@ -31,13 +27,12 @@ from bantin.bot.search import buttons as cb
 from bantin.bot.search import reading
 from bantin.bot.search.links import read_command, read_deep_link
 from bantin.bot.services import Services
+from bantin.index.query import clean_query
 from bantin.index.searcher import Hit, SearchPage
 
 log = logging.getLogger(__name__)
 
 
-#: Longer queries are cut (and the user told): nobody types more, and scoring cost grows with it.
-MAX_QUERY_CHARS = 200
 #: Words a minute, for the "about N minutes to read" of a long article's file.
 READING_SPEED = 220
 INLINE_PAGE = 10
@@ -58,29 +53,6 @@ class InlineItem:
     url: str | None
 
 
-@dataclass(frozen=True)
-class CleanQuery:
-    text: str
-    truncated: bool
-    has_words: bool
-
-
-def clean_query(raw: str) -> CleanQuery:
-    """Strip what can't be searched (control and format characters), collapse spaces, cap length."""
-    kept = "".join(
-        " " if unicodedata.category(ch) in {"Cc", "Cf", "Zl", "Zp"} else ch
-        for ch in unicodedata.normalize("NFC", raw)
-    )
-    text = " ".join(kept.split())
-    truncated = len(text) > MAX_QUERY_CHARS
-    if truncated:
-        cut = text[:MAX_QUERY_CHARS]
-        text = cut.rsplit(" ", 1)[0] if " " in cut[MAX_QUERY_CHARS // 2 :] else cut
-    has_words = any(ch.isalnum() for ch in text)
-    return CleanQuery(text, truncated, has_words)
-
-
-
 @dataclass
 class SearchReplies(Services):
     """The search room of a chat's replies (see `bot.chat.Core`)."""
@@ -88,26 +60,26 @@ class SearchReplies(Services):
     # -- search --------------------------------------------------------------------------------
 
     def search(self, raw: str, lang: str, *, page: int = 1, sort: str = "relevance") -> Reply:
-        query = clean_query(raw)
-        if not query.has_words:
+        """The index cleans and caps the query (`index.query.clean_query`); the page says if it was cut."""
+        if not clean_query(raw).has_words:
             return self.notice("no_words", lang)
         index = self.index
         if index is None:
             return self.no_index(lang)
-        result = index.search(query.text, page=page, per_page=self.page_size, sort=sort)
+        result = index.search(raw, page=page, per_page=self.page_size, sort=sort)
         if result.timed_out:
             raise TimeoutError("the search passed its deadline")  # the handler's timeout reply
-        return self._results(result, lang, sort=sort, truncated=query.truncated)
+        return self._results(result, lang, sort=sort)
 
-    def _results(self, page: SearchPage, lang: str, *, sort: str, truncated: bool) -> Reply:
+    def _results(self, page: SearchPage, lang: str, *, sort: str) -> Reply:
         first = (page.page - 1) * page.per_page + 1
         items = [self._item(n, hit, lang) for n, hit in enumerate(page.results, first)]
-        html = fit_listing(lambda rows: self.renderer.render(lang, "results", page=page, items=rows, sort=sort,
-                                                             truncated=truncated), items)
+        html = fit_listing(lambda rows: self.renderer.render(lang, "results", page=page, items=rows, sort=sort),
+                           items)
         return Reply(html, self._result_buttons(page, lang, sort), query=page.query)
 
     def _item(self, number: int, hit: Hit, lang: str) -> dict[str, Any]:
-        return {"number": number, "hit": hit, "title": self._title(hit.title, lang), "snippet": safe(hit.snippet),
+        return {"number": number, "hit": hit, "title": self._title(hit.title, lang), "snippet": hit.snippet,
                 "read_command": read_command(hit.id)}
 
     def _title(self, title: str, lang: str) -> str:
@@ -265,12 +237,11 @@ class SearchReplies(Services):
 
     def inline(self, raw: str, offset: str, lang: str) -> tuple[list[InlineItem], str]:
         """Results for `@bot query`, INLINE_PAGE at a time; the second value is the next offset."""
-        query = clean_query(raw)
         index = self.index
-        if not query.has_words or index is None:
+        if not clean_query(raw).has_words or index is None:
             return [], ""
         page = int(offset) if offset.isdigit() and 0 < int(offset) <= 50 else 1
-        result = index.search(query.text, page=page, per_page=INLINE_PAGE)
+        result = index.search(raw, page=page, per_page=INLINE_PAGE)
         if result.timed_out:
             raise TimeoutError("the search passed its deadline")
         items = []
@@ -281,7 +252,7 @@ class SearchReplies(Services):
             html = self.renderer.render(lang, "inline_article", hit=hit, title=shorten(title, INLINE_MESSAGE_TITLE),
                                         lead=lead, read_command=None if hit.url else read_command(hit.id),
                                         bot_username=self.bot_username or "")
-            description = _unescape(re.sub(r"<[^>]+>", "", hit.snippet))
+            description = hit.snippet.text
             items.append(InlineItem(inline_id(hit.id), shorten(title, INLINE_TITLE),
                                     shorten(" ".join(description.split()), INLINE_DESCRIPTION), html, hit.url))
         next_offset = str(page + 1) if page < result.pages and page < 50 else ""
@@ -293,7 +264,3 @@ def inline_id(article_id: str) -> str:
     if len(article_id.encode("utf-8")) <= 64:
         return article_id
     return hashlib.blake2b(article_id.encode("utf-8"), digest_size=16).hexdigest()
-
-
-def _unescape(text: str) -> str:
-    return html.unescape(text)
