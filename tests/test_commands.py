@@ -13,7 +13,7 @@ from bantin.bot import commands
 from bantin.bot.chat import CHAT_ANSWERS, Core
 from bantin.bot.commands import COMMANDS, Limit, Menu, Room
 from bantin.bot.render import LANGUAGES, Renderer
-from bantin.bot.telegram.handlers import NEWSROOM
+from bantin.bot.telegram.newsroom import NEWSROOM
 from bantin.index.maintenance import update_index
 from tests.conftest import SAMPLES
 

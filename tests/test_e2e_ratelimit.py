@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 from telegram import Update
 
-from bantin.bot.telegram.handlers import limit_key
+from bantin.bot.telegram.plumbing import limit_key
 from tests.e2e import buttons, plain, prepare_data, running_bot
 from tests.fake_botapi import FakeBotAPI
 

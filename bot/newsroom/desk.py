@@ -1,7 +1,7 @@
 """Newsroom controls: who is an editor, their buttons, and the data behind /reindex, /failed, /stats.
 
 Like `bot.search.replies`, the `Desk` turns plain values into rendered `Reply`s so it can be tested without
-Telegram; `bot.telegram.handlers` adapts updates to it. The editor check lives in the handlers and runs on
+Telegram; `bot.telegram.newsroom` adapts updates to it. The editor check lives in the handlers and runs on
 every command *and* every button press, because callback data is chosen by the client and can be
 forged: a button is never proof that its presser was shown it.
 """

@@ -31,7 +31,7 @@ from bantin.bot.newsroom import desk as editors
 from bantin.bot.newsroom.upkeep import start_upkeep
 from bantin.bot.render import LANGUAGES, Renderer
 from bantin.bot.settings import Settings
-from bantin.bot.telegram import handlers
+from bantin.bot.telegram import handlers, newsroom
 from bantin.bot.telegram.context import CONTEXT_TYPES, App
 from bantin.bot.telegram.digests import start_digests, stop_digests
 from bantin.bot.telegram.ratelimit import RateLimiter
@@ -74,7 +74,7 @@ def add_handlers(application: App) -> None:
     application.add_handler(TypeHandler(Update, handlers.channel_guard), group=-1)
     application.add_handler(ChatMemberHandler(handlers.bot_membership, ChatMemberHandler.MY_CHAT_MEMBER))
     application.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, handlers.chat_migrated))
-    application.add_handler(CallbackQueryHandler(handlers.editor_button, pattern=editors.BUTTON_PATTERN))
+    application.add_handler(CallbackQueryHandler(newsroom.editor_button, pattern=editors.BUTTON_PATTERN))
     # Every command, new or edited, takes one route: the command table (bot.commands) says who may
     # use it, whether it takes a turn and which room answers; unknown ones get a hint.
     application.add_handler(MessageHandler(filters.COMMAND, handlers.command))

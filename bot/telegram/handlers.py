@@ -10,7 +10,6 @@ import asyncio
 import html
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
 
 from telegram import (
     CallbackQuery,
@@ -22,133 +21,33 @@ from telegram import (
     Update,
 )
 from telegram.constants import ChatType
-from telegram.error import BadRequest, Forbidden
+from telegram.error import Forbidden
 from telegram.ext import ApplicationHandlerStop
 
 from bantin.bot import commands
-from bantin.bot.chat import Core
 from bantin.bot.commands import parse_command
 from bantin.bot.digests import channels
-from bantin.bot.digests.store import Place, Subscriber
-from bantin.bot.newsroom import audit
-from bantin.bot.newsroom import desk as editors
-from bantin.bot.newsroom.usage import QueryCounter, count_query
-from bantin.bot.render import ENTITY_TYPES, language_of, telegram_view
-from bantin.bot.reply import CallbackResult, Reply
+from bantin.bot.digests.store import Place
+from bantin.bot.newsroom.usage import count_query
+from bantin.bot.reply import CallbackResult
 from bantin.bot.search.replies import InlineItem
-from bantin.bot.telegram import membership
+from bantin.bot.telegram import membership, newsroom
 from bantin.bot.telegram.context import Context
-from bantin.bot.telegram.send import NO_PREVIEW, edit_text, keyboard, reply_in, send_to
-from bantin.bot.telegram.status import ChatStatus
-from bantin.index.budget import call_with_deadline
+from bantin.bot.telegram.plumbing import (
+    allowed,
+    answer,
+    core_of,
+    edit_pressed,
+    in_thread,
+    lang_of,
+    queries_of,
+    send,
+    take_turn,
+    was_answered,
+)
+from bantin.bot.telegram.send import NO_PREVIEW, reply_in, send_to
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
-#: What the audit log keeps of an editor's action.
-Detail = dict[str, Any]
-#: Button presses answered lately, so the error handler never answers one a second time.
-ANSWERED_KEPT = 1000
-
-
-# -- plumbing -----------------------------------------------------------------------------------
-
-
-def core_of(context: Context) -> Core:
-    core = context.bot_data.core
-    assert core is not None, "post_init opens the core before any update is handled"
-    return core
-
-
-def lang_of(update: Update) -> str:
-    user = update.effective_user
-    return language_of(user.language_code if user else None)
-
-
-async def in_thread(context: Context, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Run core work off the event loop, bounded by the search timeout: the wait here, and the
-    searches inside through their deadline (they stop computing when it passes)."""
-    timeout = context.bot_data.search_timeout
-    return await asyncio.wait_for(asyncio.to_thread(call_with_deadline, timeout, func, *args, **kwargs), timeout)
-
-
-async def send(update: Update, replies: list[Reply]) -> None:
-    message = update.effective_message
-    if message is None:
-        return
-    in_group = message.chat.type != ChatType.PRIVATE
-    for reply in replies:
-        await reply_in(message, reply, quote=in_group and reply is replies[0])
-
-
-async def answer(context: Context, query: CallbackQuery, text: str | None = None, *, alert: bool = False) -> None:
-    """Answer a button press, and remember it: Telegram accepts one answer per press, so the error
-    handler must not add its apology to a press that was already answered."""
-    answered = context.bot_data.answered
-    answered[query.id] = None
-    while len(answered) > ANSWERED_KEPT:
-        answered.popitem(last=False)
-    await query.answer(text, show_alert=alert)
-
-
-def was_answered(context: Context, query: CallbackQuery) -> bool:
-    return query.id in context.bot_data.answered
-
-
-def shows(message: Message, reply: Reply) -> bool:
-    """Whether `message` already shows `reply` (text, formatting, buttons): editing it to the same
-    would only cost a request and Telegram's 400 "message is not modified"."""
-    text, entities = telegram_view(reply.html)
-    shown = tuple(sorted(((e.type, e.offset, e.length, e.url) for e in message.entities
-                          if e.type in ENTITY_TYPES.values()), key=lambda e: (e[1], -e[2], e[0])))
-    markup = keyboard(reply)
-    return (message.text == text and shown == entities
-            and (message.reply_markup.to_dict() if message.reply_markup else None)
-            == (markup.to_dict() if markup else None))
-
-
-async def edit_pressed(query: CallbackQuery, message: Message, reply: Reply, *, previews: bool = False) -> None:
-    """Show `reply` in the message whose button was pressed; nothing when it already does. A
-    message that can no longer be edited (deleted, too old) gets `reply` as a new message
-    instead: the press is answered by now, and the presser still gets what they asked for."""
-    if shows(message, reply):
-        return
-    try:
-        await edit_text(query.get_bot(), message.chat_id, message.message_id, reply, previews=previews)
-    except BadRequest as exc:
-        log.info("could not edit message %s in chat %s (%s): sent anew", message.message_id, message.chat_id, exc)
-        await reply_in(message, reply)
-
-
-def limit_key(update: Update) -> int | None:
-    """Whose turn an update takes from the per-user limit.
-
-    A message sent on behalf of a chat (a channel post, an anonymous group admin, a linked
-    channel) counts against that chat: its `from`, if any, is a placeholder bot shared by every
-    such chat. Otherwise the user (messages, buttons, inline queries), else the chat itself.
-    """
-    message = update.effective_message
-    if update.callback_query is None and message is not None and message.sender_chat is not None:
-        return message.sender_chat.id
-    user = update.effective_user
-    if user is not None:
-        return user.id
-    chat = update.effective_chat
-    return chat.id if chat is not None else None
-
-
-def take_turn(update: Update, context: Context, *, answered: bool = False) -> tuple[bool, float, bool]:
-    """The per-user limit for this update: (allowed, seconds to wait, warn), see `RateLimiter.check`."""
-    limiter, key = context.bot_data.limiter, limit_key(update)
-    return (True, 0.0, False) if key is None or limiter is None else limiter.check(key, answered=answered)
-
-
-async def allowed(update: Update, context: Context) -> bool:
-    """Per-user rate limit; the first refusal in a row gets a polite 'please wait'."""
-    ok, wait, warn = take_turn(update, context)
-    if not ok and warn:
-        core = core_of(context)
-        await send(update, [core.notice("rate_limited", lang_of(update), seconds=int(wait))])
-    return ok
 
 
 async def search_and_send(update: Update, context: Context, text: str) -> None:
@@ -230,7 +129,7 @@ async def command(update: Update, context: Context) -> None:
     entry = commands.find(name) or commands.UNLISTED
     if update.edited_message is not None and not entry.on_edit:
         return
-    if entry.editor_only and not await editor_only(update, context, entry.name):
+    if entry.editor_only and not await newsroom.editor_only(update, context, entry.name):
         return
     await ROOMS[entry.room](update, context, name, args)
 
@@ -256,7 +155,7 @@ async def digest_room(update: Update, context: Context, name: str, args: str) ->
     entry = commands.find(name)
     target = channels.target_in(args) if entry is not None and entry.name == "digest" else None
     if target is not None:  # an editor's `/digest @channel`
-        await post_digest_now(update, context, target)
+        await newsroom.post_digest_now(update, context, target)
         return
     message = update.effective_message
     if message is None or not await allowed(update, context):
@@ -281,10 +180,6 @@ async def digest_place(update: Update, context: Context, message: Message) -> tu
     await send(update, [core_of(context).notice(template, lang_of(update), bot_username=context.bot.username)])
     return False, None
 
-
-async def newsroom_room(update: Update, context: Context, name: str, args: str) -> None:
-    """Editors' commands (the editor check already ran, from the table)."""
-    await NEWSROOM[name](update, context, args)
 
 
 # -- messages ------------------------------------------------------------------------------------
@@ -402,185 +297,6 @@ def inline_results(items: list[InlineItem]) -> list[InlineQueryResultArticle]:
             for item in items]
 
 
-# -- editors (newsroom staff, BANTIN_EDITORS) ------------------------------------------------------
-
-
-def desk_of(context: Context) -> editors.Desk:
-    desk = context.bot_data.desk
-    assert desk is not None, "post_init opens the desk before any update is handled"
-    return desk
-
-
-def queries_of(context: Context) -> QueryCounter | None:
-    desk = context.bot_data.desk
-    return desk.queries if desk is not None else None
-
-
-async def editor_only(update: Update, context: Context, action: str) -> bool:
-    """True for an editor; anyone else is refused politely (and audited), and nothing happens."""
-    desk = desk_of(context)
-    user = update.effective_user
-    if desk.is_editor(user):
-        return True
-    await desk.log(user, action, "refused", {"data": update.callback_query.data} if update.callback_query else None)
-    if update.callback_query is not None:
-        await answer(context, update.callback_query, desk.label(lang_of(update), "editor_only"), alert=True)
-    elif await allowed(update, context):
-        await send(update, [desk.refusal(lang_of(update))])
-    return False
-
-
-def status_message(update: Update, context: Context) -> ChatStatus:
-    """Where a run started from this update shows its progress: a new message in the same chat."""
-    message = update.effective_message
-    chat = update.effective_chat
-    assert chat is not None
-    thread = message.message_thread_id if isinstance(message, Message) and message.is_topic_message else None
-    return ChatStatus(context.bot, chat.id, desk_of(context).run_reply, thread_id=thread)
-
-
-async def reindex(update: Update, context: Context, args: str) -> None:
-    """Editors: scan the sources into the store and index in the background; `full` rebuilds the index.
-    Not on an edited message (the table's `on_edit`): fixing a typo must not start another run."""
-    desk, lang = desk_of(context), lang_of(update)
-    kind = desk.reindex_kind(args)
-    if kind is None:
-        await send(update, [desk.usage(lang)])
-        return
-    busy = desk.start(kind, update.effective_user, lang, status_message(update, context))
-    if busy is not None:
-        await desk.log(update.effective_user, kind, "busy")
-        await send(update, [busy])
-
-
-async def failed(update: Update, context: Context, args: str) -> None:
-    """Editors: the pages that failed to parse, with their reasons."""
-    await send(update, [await desk_of(context).failed(lang_of(update), update.effective_user)])
-
-
-async def stats(update: Update, context: Context, args: str) -> None:
-    """Editors: articles, subscribers, last reindex, index size and searches served today."""
-    await send(update, [await desk_of(context).stats(lang_of(update), update.effective_user)])
-
-
-async def editor_button(update: Update, context: Context) -> None:
-    """Editors' buttons, checked again on every press: callback data can be forged."""
-    query = update.callback_query
-    if query is None or not await editor_only(update, context, "button"):
-        return
-    message = query.message if isinstance(query.message, Message) else None
-    result = await desk_of(context).press(query.data, lang_of(update), update.effective_user,
-                                          lambda: status_message(update, context))
-    await answer(context, query, result.answer, alert=result.alert)
-    if result.edit is not None and message is not None:
-        await edit_pressed(query, message, result.edit, previews=True)
-    for reply in result.send:
-        if update.effective_chat is not None:
-            await send_to(context.bot, update.effective_chat.id, reply, previews=True)
-
-
-# -- digests in groups and channels (editors) --------------------------------------------------------
-
-
-async def attached(context: Context, target: channels.Target) -> Subscriber | None:
-    """The group or channel digest an editor names: by id or @username in the store, else by
-    asking Telegram for the chat's id (its @username may have changed since)."""
-    subs = core_of(context).subs
-    found = await in_thread(context, subs.find_shared, target)
-    if found is None and isinstance(target, str):
-        inspection = await membership.inspect_chat(context.bot, target)
-        if inspection.chat is not None:
-            found = await in_thread(context, subs.find_shared, inspection.chat.id)
-    return found
-
-
-async def channel_command(update: Update, context: Context, args: str) -> None:
-    """Editors: attach the digest to a channel or group, set its options, or stop it; audited."""
-    message = update.effective_message
-    if message is None:
-        return
-    reply, detail = await channel_outcome(update, context, message, args)
-    result = audit.FAILED if "reason" in detail else audit.OK
-    await desk_of(context).log(update.effective_user, "channel", result, detail)
-    await send(update, [reply])
-
-
-async def channel_outcome(update: Update, context: Context, message: Message, args: str) -> tuple[Reply, Detail]:
-    """The reply to a /channel command and what the audit log keeps of it (a `reason` when it failed)."""
-    lang, board = lang_of(update), channels.Channels(core_of(context))
-    try:
-        request = channels.parse_channel_command(args)
-    except channels.BadChannel as exc:
-        return board.usage(lang, exc.reason, exc.detail), {"reason": exc.reason}
-    in_group = message.chat.type in (ChatType.GROUP, ChatType.SUPERGROUP)
-    target = request.target if request.target is not None else (message.chat.id if in_group else None)
-    if target is None:
-        return board.usage(lang), {"reason": "no_target"}
-    detail: Detail = {"target": channels.label_of(target), "action": request.action}
-    if request.action == "attach":
-        return await channel_attach(update, context, message, request, target, detail)
-    return await channel_change(update, context, request, target, detail)
-
-
-async def channel_attach(update: Update, context: Context, message: Message, request: channels.ChannelRequest,
-                         target: channels.Target, detail: Detail) -> tuple[Reply, Detail]:
-    """Attach the digest to a chat where Telegram says the bot may post (asked first)."""
-    lang, board = lang_of(update), channels.Channels(core_of(context))
-    inspection = await membership.inspect_chat(context.bot, target)
-    reason = channels.refusal(inspection)
-    if reason is not None or inspection.chat is None:
-        return board.refused(lang, reason or "not_found", target, inspection.chat), {**detail, "reason": reason}
-    thread = message.message_thread_id if message.is_topic_message else None
-    reply = await in_thread(context, board.attach, inspection.chat, request, lang, editor_of(update),
-                            thread_id=thread, here=inspection.chat.id == message.chat.id)
-    return reply, {**detail, "chat": inspection.chat.id}
-
-
-async def channel_change(update: Update, context: Context, request: channels.ChannelRequest,
-                         target: channels.Target, detail: Detail) -> tuple[Reply, Detail]:
-    """Stop an attached digest, or set one of its options."""
-    lang, board = lang_of(update), channels.Channels(core_of(context))
-    sub = await attached(context, target)
-    if sub is None:
-        return board.not_attached(lang, target), {**detail, "chat": None, "reason": "not_attached"}
-    if request.action == "off":
-        reply = await in_thread(context, board.stop, sub, lang, editor_of(update))
-    else:
-        reply = await in_thread(context, board.set_option, sub, request, lang)
-    return reply, {**detail, "chat": sub.chat_id}
-
-
-def editor_of(update: Update) -> channels.Editor:
-    user = update.effective_user
-    return channels.Editor(user.id if user else None, editors.display_name(user))
-
-
-async def channels_list(update: Update, context: Context, args: str) -> None:
-    """Editors: every group and channel digest, with its schedule, last post and who added it."""
-    board = channels.Channels(core_of(context))
-    await send(update, [await in_thread(context, board.listing, lang_of(update))])
-    await desk_of(context).log(update.effective_user, "channels", audit.OK)
-
-
-async def post_digest_now(update: Update, context: Context, target: channels.Target) -> None:
-    """Editors' `/digest @channel`: post that chat's digest for the current slot now; again, it edits that post."""
-    if not await editor_only(update, context, "digest"):
-        return
-    user, lang = update.effective_user, lang_of(update)
-    board = channels.Channels(core_of(context))
-    sub = await attached(context, target)
-    if sub is None or not sub.active:
-        await desk_of(context).log(user, "digest", audit.FAILED, {"target": channels.label_of(target),
-                                   "reason": "not_attached" if sub is None else "stopped"})
-        await send(update, [board.not_postable(lang, target, sub)])
-        return
-    scheduler = context.bot_data.digests
-    report = await scheduler.force(sub.chat_id) if scheduler is not None else None
-    await desk_of(context).log(user, "digest", audit.OK if report is not None else audit.FAILED,
-                               {"chat": sub.chat_id, **(report.to_json() if report is not None else {})})
-    await send(update, [board.forced(lang, sub, report)])
-
-
 async def chat_migrated(update: Update, context: Context) -> None:
     """A group became a supergroup (new chat id): its digest follows it, subscribers need do nothing."""
     message = update.effective_message
@@ -617,10 +333,7 @@ async def bot_membership(update: Update, context: Context) -> None:
 
 Room = Callable[[Update, Context, str, str], Awaitable[None]]
 ROOMS: dict[commands.Room, Room] = {commands.Room.CHAT: chat_room, commands.Room.DIGEST: digest_room,
-                                    commands.Room.NEWSROOM: newsroom_room}
-#: The newsroom's answer to each of its entries in the command table (tested: one for each).
-NEWSROOM: dict[str, Callable[[Update, Context, str], Awaitable[None]]] = {
-    "reindex": reindex, "failed": failed, "stats": stats, "channel": channel_command, "channels": channels_list}
+                                    commands.Room.NEWSROOM: newsroom.newsroom_room}
 
 
 # -- errors ----------------------------------------------------------------------------------------
