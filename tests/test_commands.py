@@ -3,19 +3,13 @@ every entry must have an answer in its room and a menu label in both languages."
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
-from bantin.articles.ingest import ingest
-from bantin.articles.store import ArticleStore
 from bantin.bot import commands
 from bantin.bot.chat import CHAT_ANSWERS, Core
 from bantin.bot.commands import COMMANDS, Limit, Menu, Room
 from bantin.bot.render import LANGUAGES, Renderer
 from bantin.bot.telegram.newsroom import NEWSROOM
-from bantin.index.maintenance import update_index
-from tests.conftest import SAMPLES
 
 
 def test_names_and_aliases_are_unique_lowercase_command_names() -> None:
@@ -55,18 +49,6 @@ def test_turns() -> None:
     assert search.takes_turn("cau treo") and not search.takes_turn("  ")
     assert not help_.takes_turn("anything") and help_.limit is Limit.NEVER
     assert commands.UNLISTED.takes_turn("")  # /xem_<id> and unknown commands
-
-
-@pytest.fixture(scope="module")
-def core(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Core]:
-    data = tmp_path_factory.mktemp("data")
-    store = ArticleStore(data / "articles.sqlite")
-    ingest(store, [SAMPLES])
-    update_index(store, data / "index")
-    c = Core(store, data / "index", Renderer(), per_page=5, bot_username="bantin_bot")
-    yield c
-    c.close()
-    store.close()
 
 
 def test_every_alias_gets_the_same_reply(core: Core) -> None:

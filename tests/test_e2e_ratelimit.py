@@ -102,13 +102,8 @@ def test_whose_turn_an_update_takes() -> None:
                                      "/timkiem cau treo", "/xem_khong_co", "/lenh_la"])
 def test_every_search_like_command_takes_a_turn(fake: FakeBotAPI, bot: subprocess.Popen[str], command: str) -> None:
     """One route for every command (the command table): past the limit, each gets the same polite reply."""
-    user = next(_chats)
-    for _ in range(BURST):
-        fake.send_text(user, "cau treo")
-    fake.wait_for("sendMessage", lambda c: c.params.get("chat_id") == user, count=BURST, timeout=30)
-    fake.send_text(user, command)
-    replies = fake.wait_for("sendMessage", lambda c: c.params.get("chat_id") == user, count=BURST + 1, timeout=30)
-    assert "đợi" in plain(replies[BURST]), (command, plain(replies[BURST]))
+    reply = past_the_limit(fake, command)
+    assert "đợi" in reply, (command, reply)
     assert fake.violations == []
 
 
@@ -117,11 +112,17 @@ def test_a_search_without_words_gets_the_hint_even_past_the_limit(fake: FakeBotA
                                                                   command: str) -> None:
     """Every alias of /search behaves alike (before the command table, /timkiem took a turn first and
     answered "please wait" where /search and /tim explained how to search)."""
+    reply = past_the_limit(fake, command)
+    assert "đợi" not in reply and "/search" in reply
+    assert fake.violations == []
+
+
+def past_the_limit(fake: FakeBotAPI, command: str) -> str:
+    """The reply (as plain text) a new user gets to `command` after using up their burst on searches."""
     user = next(_chats)
     for _ in range(BURST):
         fake.send_text(user, "cau treo")
     fake.wait_for("sendMessage", lambda c: c.params.get("chat_id") == user, count=BURST, timeout=30)
     fake.send_text(user, command)
     replies = fake.wait_for("sendMessage", lambda c: c.params.get("chat_id") == user, count=BURST + 1, timeout=30)
-    assert "đợi" not in plain(replies[BURST]) and "/search" in plain(replies[BURST])
-    assert fake.violations == []
+    return plain(replies[BURST])
