@@ -160,7 +160,8 @@ class Scorer:
             for member, in_head in members:
                 bits = head | match if in_head else match
                 for ids, tfs, size, scale, norms in member:
-                    if not in_head and size > limit:
+                    # a body list is read only to learn which documents have a unit ("hdnd")
+                    if not in_head and (size > limit or group.kind == "word"):
                         body += scale
                         self._unknown |= match
                         continue
