@@ -6,11 +6,12 @@ score is the sum of its groups' scores, each the best member plus `tiebreak` tim
 multiplied by its *coverage* factor (the share of query words found in title or lead, see
 `COVERAGE_FLOOR`).
 
-Most of the score comes from the title and lead, whose postings are short; the body (`text`)
-adds at most a known amount per group. So the scorer first sums every candidate's title/lead
-evidence (an upper bound of that part of its score), then computes full scores best bound first
-and stops once no remaining candidate can reach the current top k. Documents that match only
-in the body are scored only when the top k is not full of better ones.
+The coverage and unit factors depend only on matches in the title, the lead and the `pairs`
+field, whose postings are short; the body's single syllables (`text`) add at most a known amount
+per group. So the scorer first sums every candidate's evidence outside the body exactly, with its
+exact factors (an upper bound of its score, see `Scorer._bounds`), then computes full scores best
+bound first and stops once no remaining candidate can reach the current top k. Documents with no
+evidence outside the body are scored only when the top k is not full of better ones.
 """
 
 from __future__ import annotations
@@ -40,6 +41,11 @@ COVERAGE_FLOOR = 0.5
 UNIT_FLOOR = 0.55
 
 Ranked = list[tuple[int, float]]
+#: Bounds are raised by this much, so float rounding never prunes a document that ties.
+_SAFETY = 1.0 + 1e-9
+#: A posting list up to this many times the candidates is read whole; a longer one is searched
+#: per candidate (title/lead, pairs) or, in the body, bounded by its maximum (`Scorer._bounds`).
+SHORT_LIST = 8
 
 
 class Clause(NamedTuple):
@@ -78,6 +84,8 @@ class Scorer:
         self.coverage = coverage and self.words > 1
         self.floor = COVERAGE_FLOOR if self.coverage else 1.0
         self.pairs = sum(1 for g in self.groups if g.kind == "pair") if coverage else 0
+        #: `_bounds`' match bits of the groups whose body lists were too long to read (see there).
+        self._unknown = 0
 
     def score(self, docnum: int) -> float:
         """The full score of one document (see the module docstring)."""
@@ -109,48 +117,97 @@ class Scorer:
         """The best `k` candidates with their scores, best first (ties: lower docnum first)."""
         if not candidates or k <= 0:
             return []
-        head = self._head_bounds(candidates)
-        body = sum(c.scale for g in self.groups for m in g.dense for c in m)
+        bounds, rest = self._bounds(candidates)
         best: list[tuple[float, int]] = []  # heap of (score, -docnum): the k best so far
         spend = self.budget.spend
-        for docnum in sorted(head, key=head.__getitem__, reverse=True):
-            if len(best) == k and head[docnum] + body < best[0][0]:
+        for docnum in sorted(bounds, key=bounds.__getitem__, reverse=True):
+            if len(best) == k and bounds[docnum] < best[0][0]:
                 break  # neither this candidate nor any after it can make the top k
             spend(8)  # a full score costs several postings' worth
             _push(best, k, self.score(docnum), docnum)
-        if len(best) < k or best[0][0] <= body:
-            for docnum, value in self._body_only(candidates.difference(head)):
-                if len(best) == k and value < best[0][0]:
-                    break  # `value` bounds the full score (coverage only ever lowers it)
+        if len(best) < k or best[0][0] <= rest:
+            factor = self._factor(0) * _SAFETY
+            for docnum, value in self._body_only(candidates.difference(bounds)):
+                if len(best) == k and value * factor < best[0][0]:
+                    break  # `value * factor` bounds the full score (see `_bounds`)
                 spend(8)  # as above: a full score, checked against the search's deadline
                 _push(best, k, self.score(docnum), docnum)
         return [(-d, s) for s, d in sorted(best, reverse=True)]
 
-    def _head_bounds(self, candidates: set[int]) -> dict[int, float]:
-        """Per candidate with any title/lead match, the sum of all its title/lead clause scores."""
-        bounds: dict[int, float] = {}
-        get = bounds.get
-        for group in self.groups:
-            for member in group.sparse:
-                for clause in member:
-                    ids, tfs, size, scale, norms = clause
-                    self.budget.spend(min(size, 8 * len(candidates)))
-                    if size <= 8 * len(candidates):
-                        # a short list (titles, leads): one pass over it beats a search per match
-                        for d, tf in zip(ids, tfs, strict=True):
-                            if d in candidates:
-                                bounds[d] = get(d, 0.0) + scale * tf / (tf + norms[d])
+    def _bounds(self, candidates: set[int]) -> tuple[dict[int, float], float]:
+        """An upper bound of the full score of every candidate with evidence outside the body's
+        common syllables, and one bound shared by all the others.
+
+        Why: the coverage and unit factors decide most rankings ("hội đồng nhân dân" written out
+        versus its syllables scattered), and they depend on matches in the title, the lead, the
+        `pairs` field and rare body terms ("hdnd"), whose postings are short. Those are summed
+        exactly here, with which groups each document matched; only long body lists are bounded
+        by their maximum. So a document's bound is (its exact evidence + the long lists' maximum)
+        times its exact factors, and a document without any such evidence scores at most that
+        maximum times the lowest factors. A group's score (best member plus tiebreak times the
+        rest) never exceeds the sum of its members, so the bound holds.
+        """
+        sums: dict[int, float] = {}
+        masks: dict[int, int] = {}  # bit g: head evidence in group g; bit width+g: any match in it
+        get, mask_of = sums.get, masks.get
+        body = 0.0
+        limit = SHORT_LIST * len(candidates)
+        width = len(self.groups)
+        self._unknown = 0
+        for number, group in enumerate(self.groups):
+            head, match = 1 << number, 1 << (width + number)
+            members = [(m, True) for m in group.sparse] + [(m, group.units) for m in group.dense]
+            for member, in_head in members:
+                bits = head | match if in_head else match
+                for ids, tfs, size, scale, norms in member:
+                    # a body list is read only to learn which documents have a unit ("hdnd")
+                    if not in_head and (size > limit or group.kind == "word"):
+                        body += scale
+                        self._unknown |= match
                         continue
-                    for d in intersect(candidates, ids):
-                        tf = tfs[bisect_left(ids, d)]
-                        bounds[d] = get(d, 0.0) + scale * tf / (tf + norms[d])
-        return bounds
+                    self.budget.spend(min(size, limit))
+                    if size <= limit:
+                        # a short list (titles, leads): one pass over it beats a search per match
+                        matches: Any = ((d, tf) for d, tf in zip(ids, tfs, strict=True) if d in candidates)
+                    else:
+                        matches = ((d, tfs[bisect_left(ids, d)]) for d in intersect(candidates, ids))
+                    for d, tf in matches:
+                        sums[d] = get(d, 0.0) + scale * tf / (tf + norms[d])
+                        masks[d] = mask_of(d, 0) | bits
+        factors: dict[int, float] = {}
+        bounds: dict[int, float] = {}
+        for d, evidence in sums.items():
+            mask = masks[d]
+            factor = factors.get(mask)
+            if factor is None:
+                factor = factors[mask] = self._factor(mask) * _SAFETY
+            bounds[d] = (evidence + body) * factor
+        return bounds, body * self._factor(0) * _SAFETY
+
+    def _factor(self, mask: int) -> float:
+        """The highest unit and coverage factors of a document with these matches (`_bounds`'s
+        mask): a group with a long body list may match there, as far as units go."""
+        width = len(self.groups)
+        mask |= self._unknown
+        covered: set[str] = set()
+        pairs = 0
+        for number, group in enumerate(self.groups):
+            if group.slots and mask >> number & 1:
+                covered.update(group.slots)
+            if group.kind != "word" and mask >> (width + number) & 1:
+                pairs += 1 if group.kind == "pair" else self.pairs
+        factor = 1.0
+        if self.pairs:
+            factor *= UNIT_FLOOR + (1.0 - UNIT_FLOOR) * min(1.0, pairs / self.pairs) ** 2
+        if self.coverage:
+            factor *= self.floor + (1.0 - self.floor) * (len(covered) / self.words) ** 2
+        return factor
 
     def _body_only(self, rest: set[int]) -> Ranked:
-        """The documents that match only in the body, best first, with their scores before coverage.
+        """The documents without evidence outside the body, best first, with their body scores.
 
-        Without title/lead evidence a group's score is its body members', so this is exact up to
-        the tiebreak and coverage, which only lower it: an upper bound of the full score.
+        Without such evidence a group's score is its body members', so this is exact up to the
+        tiebreak and the factors, which only lower it (`_factor(0)` bounds those).
         """
         if not rest:
             return []
