@@ -40,10 +40,12 @@ sys.path.insert(0, str(ROOT))
 from bantin.articles.jsonl import RecordError, read_jsonl  # noqa: E402
 from bantin.articles.model import VIETNAM_TZ  # noqa: E402
 from bantin.articles.store import ArticleStore  # noqa: E402
-from bantin.bot.broadcast import Broadcaster, DigestRunner, Limits, digest_bot, telegram_sender  # noqa: E402
+from bantin.bot.digests.broadcast import Broadcaster, Limits  # noqa: E402
+from bantin.bot.digests.runner import DigestRunner  # noqa: E402
+from bantin.bot.digests.store import SubscriptionStore  # noqa: E402
 from bantin.bot.render import Renderer  # noqa: E402
 from bantin.bot.settings import Settings  # noqa: E402
-from bantin.bot.subscriptions import SubscriptionStore  # noqa: E402
+from bantin.bot.telegram.send import digest_bot, telegram_sender  # noqa: E402
 from bantin.index.topics import TopicIndex  # noqa: E402
 
 CORPUS = ROOT.parent / "shared" / "data" / "vn-news-35k.jsonl.gz"

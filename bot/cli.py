@@ -13,13 +13,14 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from bantin.articles.ingest import IngestReport, ingest
+from bantin.articles.ingest import IngestReport
 from bantin.articles.model import Article
 from bantin.articles.rawpage import NotAPage, PageError, parse_page
 from bantin.articles.store import ArticleStore
-from bantin.bot import redact as redaction
-from bantin.bot.messages import Messages
-from bantin.bot.progress import Reporter
+from bantin.bot.newsroom.reindex import scan_sources
+from bantin.bot.ops import redact as redaction
+from bantin.bot.ops.messages import Messages
+from bantin.bot.ops.progress import Reporter
 from bantin.bot.settings import Settings, SettingsError, load_settings
 
 if TYPE_CHECKING:
@@ -119,7 +120,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.lang = getattr(args, "lang", None) or args.main_lang  # `bantin --lang en CMD` = `bantin CMD --lang en`
     args.quiet = getattr(args, "quiet", False) or args.main_quiet
     if args.command == "doctor":  # reports broken settings itself, as one of its findings
-        from bantin.bot.doctor import cmd_doctor
+        from bantin.bot.ops.doctor import cmd_doctor
 
         return cmd_doctor(Messages(args.lang or _env_lang()), load_settings)
     redact: Callable[[str], str] = str
@@ -222,7 +223,7 @@ def run_ingest(
     say = say or Messages(settings.lang)
     with ArticleStore(settings.store_path) as store:
         with reporter(say, "phase_read", "B", quiet) as bar:
-            report = ingest(store, paths, prune=prune, read_progress=bar)
+            report = scan_sources(store, paths, prune=prune, read_progress=bar)
         update = update_search_index(settings, store, say=say, quiet=quiet) if index else None
     return report, update
 
@@ -321,7 +322,7 @@ def cmd_reindex(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
     """Offline console over the same core as the bot."""
-    from bantin.bot.console import run_console
+    from bantin.bot.console.chat import run_console
 
     return run_console(settings, language=args.lang or settings.lang, editor=getattr(args, "editor", False))
 
@@ -335,7 +336,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _run_bot(args: argparse.Namespace, settings: Settings) -> int:
-    from bantin.bot.app import StartupError, run_bot
+    from bantin.bot.telegram.app import StartupError, run_bot
 
     try:
         return run_bot(settings, webhook=args.webhook, listen=args.listen)
@@ -346,7 +347,7 @@ def _run_bot(args: argparse.Namespace, settings: Settings) -> int:
 @contextlib.contextmanager
 def _bot_lock(settings: Settings) -> Iterator[None]:
     """The data dir's lock for the bot's lifetime: a second bot on it is refused, not run."""
-    from bantin.bot.datalock import DataDirBusy, hold_data_dir
+    from bantin.bot.ops.datalock import DataDirBusy, hold_data_dir
 
     try:
         with hold_data_dir(settings.data_dir):
@@ -356,7 +357,7 @@ def _bot_lock(settings: Settings) -> Iterator[None]:
                         "dừng bot đó trước, hoặc đặt BANTIN_DATA_DIR khác cho bot này", code=1) from None
 
 
-def add_operator_commands(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:  # type: ignore[type-arg]
+def add_operator_commands(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     """`doctor` and `backup`: the operator's commands, beside the newsroom's."""
     p = sub.add_parser("doctor", parents=[common], help="check settings, data folder, stores, index, templates, token")
     p.set_defaults(func=None)
@@ -365,7 +366,7 @@ def add_operator_commands(sub: argparse._SubParsersAction, common: argparse.Argu
     p.set_defaults(func=cmd_backup)
 
 
-def add_fetch_command(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:  # type: ignore[type-arg]
+def add_fetch_command(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     """`fetch`: follow the newspaper's website (BANTIN_FEEDS) without the bot, e.g. from cron."""
     p = sub.add_parser("fetch", parents=[common],
                        help="fetch new articles from BANTIN_FEEDS (RSS/Atom, sitemaps) into the store and index")
@@ -379,7 +380,7 @@ def cmd_fetch(args: argparse.Namespace, settings: Settings) -> int:
     BANTIN_FEED_MINUTES until Ctrl-C. Exit 1 when something failed in the (last) poll."""
     import time
 
-    from bantin.bot.feeds import fetch_feeds
+    from bantin.bot.newsroom.feeds import fetch_feeds
 
     if not settings.feeds:
         raise UserError("chưa có BANTIN_FEEDS",
@@ -405,7 +406,7 @@ def cmd_backup(args: argparse.Namespace, settings: Settings) -> int:
     """Online backup of both stores; the index is rebuilt from the store, so it is not copied."""
     import sqlite3
 
-    from bantin.bot.backup import backup
+    from bantin.bot.ops.backup import backup
 
     say = messages(args, settings)
     try:
@@ -447,9 +448,12 @@ def cmd_digest(args: argparse.Namespace, settings: Settings) -> int:
     """
     import asyncio
 
-    from bantin.bot.broadcast import DigestRunner, Limits, digest_bot
+    from bantin.bot.clock import utcnow
+    from bantin.bot.digests.broadcast import Limits
+    from bantin.bot.digests.runner import DigestRunner
+    from bantin.bot.digests.store import CONSOLE_CHAT, SubscriptionStore
     from bantin.bot.render import Renderer
-    from bantin.bot.subscriptions import CONSOLE_CHAT, SubscriptionStore, utcnow
+    from bantin.bot.telegram.send import digest_bot
 
     if not settings.store_path.exists():
         raise UserError("chưa có kho bài viết", "chạy `bantin ingest` trước")
@@ -488,7 +492,7 @@ async def _send_digests(runner, bot, limits, *, force: bool, chat: int | None, p
     import asyncio
     import signal
 
-    from bantin.bot.broadcast import telegram_deleter, telegram_editor, telegram_sender
+    from bantin.bot.telegram.send import telegram_deleter, telegram_editor, telegram_sender
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -505,8 +509,8 @@ def _print_plan(runner, subs, now, *, force: bool, chat: int | None, as_json: bo
                 say: Messages) -> int:
     """`--dry-run`: what would be sent, as the console shows messages; nothing is recorded.
     The console's own subscription is shown too: the dry run is how an operator sees it."""
-    from bantin.bot.console import to_console
-    from bantin.bot.subscriptions import CONSOLE_CHAT
+    from bantin.bot.console.chat import to_console
+    from bantin.bot.digests.store import CONSOLE_CHAT
 
     plan = runner.plan(now, force=force, chat=chat, console=True)
     pending = subs.pending(now=now, chat_id=chat)
@@ -522,7 +526,7 @@ def _print_plan(runner, subs, now, *, force: bool, chat: int | None, as_json: bo
                       ", ".join(subscriber.topics), planned.articles, subscriber.chat_id == CONSOLE_CHAT))
         for part in planned.parts:
             print(to_console(part.html))
-            labels = [text for row in part.buttons for text, _ in row]
+            labels = [b.text for row in part.buttons for b in row]
             if labels:
                 print("  ".join(f"[{label}]" for label in labels))
             print()

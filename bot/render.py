@@ -72,7 +72,7 @@ class Renderer:
     def __init__(self, root: Path = TEMPLATES) -> None:
         self.env = Environment(
             loader=FileSystemLoader(str(root)),
-            # Everything is Telegram HTML but the `.txt` files users download (bot.reading).
+            # Everything is Telegram HTML but the `.txt` files users download (bot.search.reading).
             autoescape=select_autoescape(disabled_extensions=("txt",), default=True, default_for_string=True),
             undefined=StrictUndefined,
             trim_blocks=True,

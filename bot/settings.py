@@ -232,10 +232,10 @@ def _convert(name: str, raw: Any, where: str, default: Any) -> Any:
                 raise ValueError("không được âm")
             return value
         if isinstance(default, float):
-            value = float(raw)
-            if value <= 0:
+            real = float(raw)
+            if real <= 0:
                 raise ValueError("phải lớn hơn 0")
-            return value
+            return real
         return str(raw)
     except (TypeError, ValueError) as exc:
         raise SettingsError(f"{where}: giá trị {raw!r} không hợp lệ ({exc})") from exc

@@ -1,6 +1,6 @@
 """Saved searches (digest topics) matched against a small set of articles, with the chat's rules.
 
-The digest (bot.digest) asks one question: which of this week's few hundred articles does a topic
+The digest (bot.digests.build) asks one question: which of this week's few hundred articles does a topic
 find? The answer must follow the same rules as the chat search (`index.query`: diacritics
 optional, tone placement, "phrases", -exclusions, month/year filters, every word), which only
 Whoosh over this package's schema gives, so the Whoosh part lives here and the bot gets plain

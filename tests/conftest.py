@@ -10,9 +10,13 @@ from pathlib import Path
 
 import pytest
 
+from bantin.articles.ingest import ingest
 from bantin.articles.jsonl import RecordError, read_jsonl
 from bantin.articles.model import Article
 from bantin.articles.store import ArticleStore
+from bantin.bot.chat import Core
+from bantin.bot.render import Renderer
+from bantin.index.maintenance import update_index
 from tests.fake_botapi import FakeBotAPI
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -70,3 +74,16 @@ def fake() -> Iterator[FakeBotAPI]:
     """The local Bot API server (tests/fake_botapi.py)."""
     with FakeBotAPI() as api:
         yield api
+
+
+@pytest.fixture(scope="module")
+def core(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Core]:
+    """A chat's replies over the bundled samples, indexed (shared by a module's tests)."""
+    data = tmp_path_factory.mktemp("data")
+    store = ArticleStore(data / "articles.sqlite")
+    ingest(store, [SAMPLES])
+    update_index(store, data / "index")
+    c = Core(store, data / "index", Renderer(), per_page=5, bot_username="bantin_bot")
+    yield c
+    c.close()
+    store.close()

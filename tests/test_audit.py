@@ -6,8 +6,8 @@ import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bantin.bot import audit as au
-from bantin.bot.usage import QueryCounter, count_query
+from bantin.bot.newsroom import audit as au
+from bantin.bot.newsroom.usage import QueryCounter, count_query
 
 
 def test_actions_are_recorded_with_who_what_when_and_result(tmp_path: Path) -> None:
@@ -93,9 +93,9 @@ def test_queries_are_counted_per_vietnam_day_and_survive_a_restart(tmp_path: Pat
 
 
 def test_count_query_without_a_counter_is_a_no_op(tmp_path: Path) -> None:
-    count_query({})
+    count_query(None)
     counter = QueryCounter(tmp_path / "bot.sqlite")
-    count_query({"queries": counter})
+    count_query(counter)
     assert counter.today() == 1
 
 

@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bantin.bot import callbacks as cb
-from bantin.bot.digest import from_micros
-from bantin.bot.schedule import clock_time
+from bantin.bot.digests.build import from_micros
+from bantin.bot.digests.slots import clock_time
+from bantin.bot.search import buttons as cb
 
 
 @pytest.mark.parametrize(

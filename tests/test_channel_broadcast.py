@@ -14,9 +14,10 @@ from telegram.error import BadRequest, ChatMigrated, Forbidden
 
 from bantin.articles.model import VIETNAM_TZ, Article
 from bantin.articles.store import ArticleStore
-from bantin.bot.broadcast import Broadcaster, DigestRunner, Limits, Throttle
+from bantin.bot.digests.broadcast import Broadcaster, Limits, Throttle
+from bantin.bot.digests.runner import DigestRunner
+from bantin.bot.digests.store import CHANNEL, GROUP, Part, Place, Planned, SubscriptionStore
 from bantin.bot.render import Renderer
-from bantin.bot.subscriptions import CHANNEL, GROUP, Part, Place, Planned, SubscriptionStore
 from tests.test_digest_broadcast import FakeClock
 
 T0 = datetime(2024, 5, 1, 0, 0, tzinfo=UTC)  # 07:00 in Vietnam
@@ -105,7 +106,7 @@ async def test_a_revision_edits_the_posted_messages_adds_and_deletes(subs: Subsc
     report = await deliver(subs, telegram)
     assert telegram.shown(CHAN) == ["A", "b"] and len(telegram.sent) == 3  # nothing posted twice
     assert report.edited == 2 and report.deleted == 1 and report.delivered == 1  # type: ignore[attr-defined]
-    assert subs.delivery(CHAN, KEY)["state"] == "sent"  # type: ignore[index]
+    assert subs.delivery(CHAN, KEY).state == "sent"  # type: ignore[index]
 
     subs.plan([Planned(CHAN, KEY, (Part("A"), Part("B"), Part("C")), 5, T0 + timedelta(hours=2), revise=True)],
               now=T0)
@@ -122,7 +123,7 @@ async def test_a_deleted_post_is_posted_again_when_revised(subs: SubscriptionSto
     subs.plan([Planned(CHAN, KEY, (Part("a2"),), 2, T0, revise=True)], now=T0)
     await deliver(subs, telegram)
     assert telegram.shown(CHAN) == ["a2"]
-    assert subs.delivery(CHAN, KEY)["message_ids"] == "[102]"  # type: ignore[index]
+    assert subs.delivery(CHAN, KEY).message_ids == "[102]"  # type: ignore[index]
 
 
 async def test_a_channel_the_bot_was_removed_from_is_stopped_and_its_editor_told_once(tmp_path: Path,
@@ -183,12 +184,12 @@ async def test_forcing_a_channel_digest_again_edits_its_post(tmp_path: Path, sub
         scheduled = await runner.run(telegram.send, limits=FAST, edit=telegram.edit, delete=telegram.delete)
         assert scheduled.planned == 0 and len(telegram.sent) == 1
         [row] = subs.deliveries(CHAN)
-        assert row["slot_key"] == KEY and row["revision"] == 1
+        assert row.slot_key == KEY and row.revision == 1
 
         # A private subscriber's `--now` is still a digest of its own, never an edit.
         subs.subscribe(42, lang="vi", slot="07:00", topics=(), now=T0 - timedelta(days=1))
         private = await runner.run(telegram.send, limits=FAST, force=True, chat=42)
-        assert private.planned == 1 and subs.deliveries(42)[0]["slot_key"].startswith("now:")
+        assert private.planned == 1 and subs.deliveries(42)[0].slot_key.startswith("now:")
 
 
 async def test_a_group_that_became_a_supergroup_gets_its_digest_at_the_new_id(subs: SubscriptionStore) -> None:
@@ -211,7 +212,7 @@ async def test_a_group_that_became_a_supergroup_gets_its_digest_at_the_new_id(su
     assert subs.get(old) is None and subs.get(new).active  # type: ignore[union-attr]
     await broadcaster.deliver(subs.pending(now=T0))
     assert [(chat, part.html) for chat, part in telegram.sent] == [(old, "a"), (new, "b")]
-    assert subs.delivery(new, KEY)["state"] == "sent"  # type: ignore[index]
+    assert subs.delivery(new, KEY).state == "sent"  # type: ignore[index]
 
 
 def test_moving_a_chat_never_overwrites_a_digest_already_at_the_new_id(subs: SubscriptionStore) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bantin.bot.subscriptions import CHANNEL, GROUP, PRIVATE, Part, Place, Planned, SubscriptionStore
+from bantin.bot.digests.store import CHANNEL, GROUP, PRIVATE, Part, Place, Planned, SubscriptionStore
 
 T0 = datetime(2024, 5, 1, 0, 0, tzinfo=UTC)  # 07:00 in Vietnam
 KEY = "2024-05-01T07:00"
@@ -81,7 +81,7 @@ def test_an_old_file_is_migrated_in_place_and_its_subscribers_keep_working(tmp_p
         assert sub is not None and sub.kind == PRIVATE and sub.active and sub.topics == ("đảng viên",)
         assert not sub.shared and sub.thread_id is None and not sub.silent and sub.notice is None
         row = subs.delivery(42, "2024-04-30T07:00")
-        assert row is not None and row["revision"] == 0 and row["covered_from"] is None
+        assert row is not None and row.revision == 0 and row.covered_from is None
         assert [p.html for p in subs.pending(now=T0)] == []
         subs.subscribe(42, lang="vi", slot="08:00", topics=None, now=T0)  # still writable as before
         assert subs.get(42).slot == "08:00"  # type: ignore[union-attr]
@@ -129,7 +129,7 @@ def test_a_revision_keeps_the_posted_ids_replaces_edited_ones_and_trims_the_rest
     subs.plan([first], now=T0)
     for n, message_id in enumerate((11, 12, 13)):
         subs.record_sent(CHAN, KEY, n, message_id, now=T0, last=n == 2)
-    assert subs.delivery(CHAN, KEY)["state"] == "sent"  # type: ignore[index]
+    assert subs.delivery(CHAN, KEY).state == "sent"  # type: ignore[index]
 
     later = T0 + timedelta(hours=3)
     revision = Planned(CHAN, KEY, (Part("a2"), Part("b2")), 11, later, revise=True)
@@ -140,12 +140,12 @@ def test_a_revision_keeps_the_posted_ids_replaces_edited_ones_and_trims_the_rest
     subs.record_sent(CHAN, KEY, 0, 11, now=later, last=False, edited=True)
     subs.record_sent(CHAN, KEY, 1, 12, now=later, last=True, edited=True)
     row = subs.delivery(CHAN, KEY)
-    assert row is not None and row["state"] == "pending"  # message 13 is still to delete
+    assert row is not None and row.state == "pending"  # message 13 is still to delete
     assert subs.get(CHAN).since == T0  # type: ignore[union-attr]  # the cursor waits for the end
     subs.record_trimmed(CHAN, KEY, [13], now=later)
     row = subs.delivery(CHAN, KEY)
-    assert row is not None and row["state"] == "sent" and json.loads(row["message_ids"]) == [11, 12]
-    assert row["revision"] == 1 and row["covered_from"] == (T0 - timedelta(days=1)).isoformat()
+    assert row is not None and row.state == "sent" and json.loads(row.message_ids) == [11, 12]
+    assert row.revision == 1 and row.covered_from == (T0 - timedelta(days=1)).isoformat()
     assert subs.get(CHAN).since == later  # type: ignore[union-attr]
     outcomes = [e[3] for e in subs.events(CHAN)]
     assert outcomes == ["planned", "sent", "sent", "sent", "done", "revised", "edited", "edited", "deleted", "done"]

@@ -11,10 +11,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bantin.articles.store import ArticleStore
-from bantin.bot import channels as ch
-from bantin.bot.core import Core
+from bantin.bot.chat import Core
+from bantin.bot.digests import channels as ch
+from bantin.bot.digests.store import CHANNEL, GROUP, Planned, SubscriptionStore
 from bantin.bot.render import fits
-from bantin.bot.subscriptions import CHANNEL, GROUP, Planned, SubscriptionStore
 
 T0 = datetime(2024, 5, 1, 1, 0, tzinfo=UTC)
 CHAN = ch.ChatInfo(-1001234567890, CHANNEL, "Báo Đảng <xã>", "baodangxa")
@@ -188,7 +188,7 @@ def test_every_refusal_and_usage_renders(board: ch.Channels, lang: str) -> None:
                    "note_too_long", "note_empty", "command_too_long", "usage"):
         assert "/channel" in board.usage(lang, reason, "x").html
     sub = board.core.subs.subscribe(CHAN.id, lang="vi", slot="07:00", topics=(), now=T0 - timedelta(days=1))[0]
-    from bantin.bot.broadcast import RunReport
+    from bantin.bot.digests.broadcast import RunReport
 
     for report in (None, RunReport(busy=True), RunReport(blocked=1), RunReport(failed=1),
                    RunReport(revised=1, delivered=1, messages=2, edited=1, deleted=1),

@@ -12,13 +12,14 @@ import pytest
 
 from bantin.articles.model import VIETNAM_TZ, Article
 from bantin.articles.store import ArticleStore
+from bantin.bot.chat import Core
 from bantin.bot.cli import main
-from bantin.bot.console import Console, run_console
-from bantin.bot.console_editor import EditorConsole
-from bantin.bot.core import Core, Reply
+from bantin.bot.console.chat import Console, run_console
+from bantin.bot.console.editor import EditorConsole
+from bantin.bot.digests.store import CONSOLE_CHAT, SubscriptionStore
 from bantin.bot.render import Renderer
+from bantin.bot.reply import Reply
 from bantin.bot.settings import load_settings
-from bantin.bot.subscriptions import CONSOLE_CHAT, SubscriptionStore
 from bantin.index.maintenance import update_index
 from tests.fake_botapi import parse_telegram_html
 

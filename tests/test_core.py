@@ -3,35 +3,22 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bantin.articles.ingest import ingest
 from bantin.articles.rawpage import page_id
 from bantin.articles.store import ArticleStore
-from bantin.bot import callbacks as cb
-from bantin.bot.console import Console, to_console
-from bantin.bot.core import Core, Reply, parse_command
+from bantin.bot.chat import Core
+from bantin.bot.commands import parse_command
+from bantin.bot.console.chat import Console, to_console
 from bantin.bot.render import Renderer
-from bantin.index.maintenance import update_index
+from bantin.bot.reply import Reply
+from bantin.bot.search import buttons as cb
 from tests.conftest import SAMPLES
 from tests.fake_botapi import parse_telegram_html
-
-
-@pytest.fixture(scope="module")
-def core(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Core]:
-    data = tmp_path_factory.mktemp("data")
-    store = ArticleStore(data / "articles.sqlite")
-    ingest(store, [SAMPLES])
-    update_index(store, data / "index")
-    c = Core(store, data / "index", Renderer(), per_page=5, bot_username="bantin_bot")
-    yield c
-    c.close()
-    store.close()
 
 
 def valid(reply: Reply) -> str:

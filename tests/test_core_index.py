@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bantin.articles.store import ArticleStore
-from bantin.bot.core import Core
+from bantin.bot.chat import Core
 from bantin.index.maintenance import rebuild_index, update_index
 from tests.damage import KINDS, damage
 from tests.test_index_helpers import article

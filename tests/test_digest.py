@@ -10,8 +10,7 @@ from hypothesis import strategies as st
 
 from bantin.articles.model import VIETNAM_TZ, Article
 from bantin.articles.store import ArticleStore
-from bantin.bot import callbacks as cb
-from bantin.bot.digest import (
+from bantin.bot.digests.build import (
     MAX_TOPICS,
     BadSubscribe,
     TopicMatcher,
@@ -25,6 +24,7 @@ from bantin.bot.digest import (
     topic_tag,
 )
 from bantin.bot.render import Renderer
+from bantin.bot.search import buttons as cb
 from tests.fake_botapi import parse_telegram_html
 
 NOW = datetime(2024, 5, 10, 0, 0, tzinfo=UTC)  # 07:00 in Vietnam
@@ -184,7 +184,7 @@ def test_digest_message_is_valid_html_with_links_dates_and_buttons() -> None:
     text = valid(part.html)
     assert "Kết nạp <đảng viên> & \"trẻ\"" in text and "/xem_a2" in text and "2 bài mới" in text
     assert 'href="https://baodang.vn/1"' in part.html
-    datas = [d for row in part.buttons for _, d in row]
+    datas = [d for row in part.buttons for d in (b.data for b in row)]
     assert datas == [cb.encode(cb.DigestButton("show"))]  # no "more": everything fits
     [en] = render_digest(RENDERER, "en", digest, size=10)
     assert "2 new articles" in valid(en.html)
@@ -194,7 +194,7 @@ def test_more_button_carries_the_window_and_continues() -> None:
     items = [article(n, seen=NOW - timedelta(minutes=n)) for n in range(1, 26)]
     digest = build_digest(window(*items), since=NOW - timedelta(days=1), topics=(), matcher=None)
     first = render_digest(RENDERER, "vi", digest, size=10)
-    more = [d for part in first for row in part.buttons for _, d in row if d.startswith("d|m|")]
+    more = [d for part in first for row in part.buttons for d in (b.data for b in row) if d.startswith("d|m|")]
     assert len(more) == 1 and len(more[0].encode()) <= 64
     button = cb.decode(more[0])
     assert isinstance(button, cb.DigestMoreButton) and button.offset == 10
@@ -204,7 +204,7 @@ def test_more_button_carries_the_window_and_continues() -> None:
     rest = render_digest(RENDERER, "vi", again, size=10, offset=button.offset)
     assert "11. " in valid(rest[0].html) and "(tiếp)" in valid(rest[0].html)
     last = render_digest(RENDERER, "vi", again, size=10, offset=20)
-    assert not [d for part in last for row in part.buttons for _, d in row if d.startswith("d|m|")]
+    assert not [d for part in last for row in part.buttons for d in (b.data for b in row) if d.startswith("d|m|")]
     assert render_digest(RENDERER, "vi", again, size=10, offset=25) == []
 
 

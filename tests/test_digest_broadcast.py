@@ -15,9 +15,10 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Time
 
 from bantin.articles.model import VIETNAM_TZ, Article
 from bantin.articles.store import ArticleStore
-from bantin.bot.broadcast import Broadcaster, DigestRunner, Limits, Throttle
+from bantin.bot.digests.broadcast import Broadcaster, Limits, Throttle
+from bantin.bot.digests.runner import DigestRunner
+from bantin.bot.digests.store import Part, Planned, SubscriptionStore
 from bantin.bot.render import Renderer
-from bantin.bot.subscriptions import Part, Planned, SubscriptionStore
 
 #: PTB warns when a RetryAfter is built (its attribute will become a timedelta); that is PTB's.
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
@@ -95,7 +96,7 @@ async def test_flood_control_is_honoured_and_retried(subs: SubscriptionStore) ->
     assert clock.now >= 2.0  # everyone waited out retry_after
     outcomes = [(e[3], e[4]) for e in subs.events(1)]
     assert ("retry_after", "2 s") in outcomes and outcomes[-1] == ("done", None)
-    assert subs.delivery(1, "2024-05-01T07:00")["attempts"] == 2  # type: ignore[index]
+    assert subs.delivery(1, "2024-05-01T07:00").attempts == 2  # type: ignore[index]
 
 
 async def test_blocked_and_vanished_chats_are_unsubscribed_while_others_get_theirs(subs: SubscriptionStore) -> None:
@@ -107,7 +108,7 @@ async def test_blocked_and_vanished_chats_are_unsubscribed_while_others_get_thei
     assert report.blocked == 3 and report.delivered == 3
     assert sorted(chat for chat, _ in telegram.delivered) == [1, 3, 6]
     assert [s.chat_id for s in subs.active()] == [1, 3, 6]
-    assert subs.delivery(2, "2024-05-01T07:00")["state"] == "blocked"  # type: ignore[index]
+    assert subs.delivery(2, "2024-05-01T07:00").state == "blocked"  # type: ignore[index]
 
 
 async def test_a_message_telegram_refuses_is_not_retried(subs: SubscriptionStore) -> None:
@@ -116,7 +117,7 @@ async def test_a_message_telegram_refuses_is_not_retried(subs: SubscriptionStore
     report = await deliver(subs, telegram)
     assert report.failed == 1 and report.delivered == 1 and telegram.attempts == 2
     row = subs.delivery(1, "2024-05-01T07:00")
-    assert row is not None and row["state"] == "failed" and "parse entities" in row["error"]
+    assert row is not None and row.state == "failed" and "parse entities" in row.error
     assert subs.get(1).active  # type: ignore[union-attr]  # our bug, not theirs: still subscribed
 
 

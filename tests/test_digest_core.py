@@ -13,12 +13,13 @@ import pytest
 from bantin.articles.ingest import ingest
 from bantin.articles.model import VIETNAM_TZ, Article
 from bantin.articles.store import ArticleStore
-from bantin.bot import callbacks as cb
-from bantin.bot.console import Console
-from bantin.bot.core import Core, Reply
-from bantin.bot.digest import TopicMatcher, recent_window
+from bantin.bot.chat import Core
+from bantin.bot.console.chat import Console
+from bantin.bot.digests.build import TopicMatcher, recent_window
+from bantin.bot.digests.store import CONSOLE_CHAT, SubscriptionStore
 from bantin.bot.render import Renderer
-from bantin.bot.subscriptions import CONSOLE_CHAT, SubscriptionStore
+from bantin.bot.reply import Reply
+from bantin.bot.search import buttons as cb
 from bantin.index.maintenance import update_index
 from bantin.index.searcher import SearchIndex
 from tests.conftest import SAMPLES

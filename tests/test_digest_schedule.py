@@ -10,12 +10,9 @@ from pathlib import Path
 import pytest
 from telegram.ext import Application
 
-from bantin.bot.schedule import (
-    CATCH_UP_JOB,
-    MISFIRE_GRACE,
-    TICK_JOB,
+from bantin.bot.digests.scheduler import CATCH_UP_JOB, MISFIRE_GRACE, TICK_JOB, DigestScheduler, tick_job_kwargs
+from bantin.bot.digests.slots import (
     VIETNAM,
-    DigestScheduler,
     due_subscribers,
     is_due,
     latest_slot,
@@ -23,9 +20,8 @@ from bantin.bot.schedule import (
     parse_clock,
     shift_clock,
     slot_key,
-    tick_job_kwargs,
 )
-from bantin.bot.subscriptions import Part, Planned, SubscriptionStore
+from bantin.bot.digests.store import Part, Planned, SubscriptionStore
 
 
 def vn(day: int, hour: int, minute: int = 0, second: int = 0) -> datetime:

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from bantin.bot.schedule import VIETNAM
-from bantin.bot.subscriptions import CHANNEL, GROUP, Place, SubscriptionStore
+from bantin.bot.clock import VIETNAM
+from bantin.bot.digests.store import CHANNEL, GROUP, Place, SubscriptionStore
 from tests.conftest import ROOT
 from tests.e2e import cli, plain, running_bot
 from tests.fake_botapi import Call, FakeBotAPI
@@ -166,7 +166,7 @@ def test_a_slot_is_posted_once_and_forcing_it_again_edits_the_post(fake: FakeBot
     assert len(posts(fake, chan)) == 1 and len(fake.calls("editMessageText", chat_id=chan)) == 1
     with SubscriptionStore(data / "bot.sqlite") as subs:
         [row] = subs.deliveries(chan)
-        assert row["state"] == "sent" and row["revision"] == 1 and row["slot_key"].endswith("T" + slot)
+        assert row.state == "sent" and row.revision == 1 and row.slot_key.endswith("T" + slot)
     assert fake.violations == []
 
 
@@ -203,8 +203,8 @@ def test_sigkill_mid_broadcast_then_restart_posts_every_part_exactly_once(fake: 
     assert first.status == 200 and len(posts(fake, chan)) == 1
     with SubscriptionStore(data / "bot.sqlite") as subs:
         [row] = subs.deliveries(chan)
-        parts = len(json.loads(row["parts"]))
-        assert row["state"] == "pending" and row["parts_sent"] == 1 and parts >= 2
+        parts = len(json.loads(row.parts))
+        assert row.state == "pending" and row.parts_sent == 1 and parts >= 2
 
     result = digest(fake, data)  # the restart: only what the log says is left
     assert result.returncode == 0, result.stderr

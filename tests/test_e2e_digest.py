@@ -21,8 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from bantin.bot.schedule import VIETNAM
-from bantin.bot.subscriptions import SubscriptionStore
+from bantin.bot.clock import VIETNAM
+from bantin.bot.digests.store import SubscriptionStore
 from tests.conftest import ROOT
 from tests.e2e import buttons, cli, plain, running_bot
 from tests.fake_botapi import FakeBotAPI
@@ -116,7 +116,7 @@ def test_blocked_subscriber_is_unsubscribed_and_the_others_still_get_theirs(fake
         assert len(sent_to(fake, chat)) == 1
     with SubscriptionStore(data / "bot.sqlite") as subs:
         assert {s.chat_id for s in subs.active()} == {chats[0], chats[2], chats[4]}
-        assert subs.delivery(chats[1], subs.deliveries(chats[1])[0]["slot_key"])["state"] == "blocked"  # type: ignore[index]
+        assert subs.delivery(chats[1], subs.deliveries(chats[1])[0].slot_key).state == "blocked"  # type: ignore[union-attr]
     ingest_news(data, "Thêm một tin nữa")
     digest(fake, data, "--now")
     assert len(fake.calls("sendMessage", chat_id=chats[1])) == 1  # never tried again
@@ -182,7 +182,7 @@ def test_the_running_bot_catches_up_a_missed_slot_once(fake: FakeBotAPI, data: P
     assert len(fake.calls("sendMessage", chat_id=chat)) == 1
     with SubscriptionStore(data / "bot.sqlite") as subs:
         [row] = subs.deliveries(chat)
-        assert row["state"] == "sent" and row["slot_key"].endswith("T" + missed)
+        assert row.state == "sent" and row.slot_key.endswith("T" + missed)
     log = (data / "bot.log").read_text()
     assert "Traceback" not in log, log[-2000:]
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bantin.bot.schedule import VIETNAM
+from bantin.bot.clock import VIETNAM
 from tests.e2e import plain, running_bot
 from tests.fake_botapi import FakeBotAPI
 from tests.test_e2e_digest import digest, far_slot, sent_to

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 from telegram import Update
 
-from bantin.bot.handlers import limit_key
+from bantin.bot.telegram.plumbing import limit_key
 from tests.e2e import buttons, plain, prepare_data, running_bot
 from tests.fake_botapi import FakeBotAPI
 
@@ -96,3 +96,33 @@ def test_whose_turn_an_update_takes() -> None:
                                                  "message": {"message_id": 1, "date": 1, "chat": channel,
                                                              "sender_chat": channel}}})) == 42
     assert limit_key(_update({"inline_query": {"id": "1", "from": user, "query": "x", "offset": ""}})) == 42
+
+
+@pytest.mark.parametrize("command", ["/latest", "/moi", "/about", "/search cau treo", "/tim cau treo",
+                                     "/timkiem cau treo", "/xem_khong_co", "/lenh_la"])
+def test_every_search_like_command_takes_a_turn(fake: FakeBotAPI, bot: subprocess.Popen[str], command: str) -> None:
+    """One route for every command (the command table): past the limit, each gets the same polite reply."""
+    reply = past_the_limit(fake, command)
+    assert "đợi" in reply, (command, reply)
+    assert fake.violations == []
+
+
+@pytest.mark.parametrize("command", ["/search", "/tim", "/timkiem"])
+def test_a_search_without_words_gets_the_hint_even_past_the_limit(fake: FakeBotAPI, bot: subprocess.Popen[str],
+                                                                  command: str) -> None:
+    """Every alias of /search behaves alike (before the command table, /timkiem took a turn first and
+    answered "please wait" where /search and /tim explained how to search)."""
+    reply = past_the_limit(fake, command)
+    assert "đợi" not in reply and "/search" in reply
+    assert fake.violations == []
+
+
+def past_the_limit(fake: FakeBotAPI, command: str) -> str:
+    """The reply (as plain text) a new user gets to `command` after using up their burst on searches."""
+    user = next(_chats)
+    for _ in range(BURST):
+        fake.send_text(user, "cau treo")
+    fake.wait_for("sendMessage", lambda c: c.params.get("chat_id") == user, count=BURST, timeout=30)
+    fake.send_text(user, command)
+    replies = fake.wait_for("sendMessage", lambda c: c.params.get("chat_id") == user, count=BURST + 1, timeout=30)
+    return plain(replies[BURST])

@@ -24,13 +24,26 @@ from hypothesis import strategies as st
 
 from bantin.articles.ingest import IngestReport, ingest
 from bantin.articles.store import ArticleStore
-from bantin.bot import audit as au
-from bantin.bot import callbacks as cb
-from bantin.bot import editors
-from bantin.bot.core import Core, Reply
-from bantin.bot.reindex import FULL, SCAN, SCHEDULED, Interrupted, Outcome, Progress, ReindexRunner, Run, reindex_now
+from bantin.bot.chat import Core
+from bantin.bot.newsroom import audit as au
+from bantin.bot.newsroom import desk as editors
+from bantin.bot.newsroom.reindex import (
+    FULL,
+    SCAN,
+    SCHEDULED,
+    Interrupted,
+    Outcome,
+    Progress,
+    ReindexRunner,
+    Run,
+    reindex_now,
+)
 from bantin.bot.render import Renderer, fits
+from bantin.bot.reply import Reply
+from bantin.bot.search import buttons as cb
 from bantin.bot.settings import Settings, SettingsError, load_settings
+from bantin.bot.telegram.context import BotData
+from bantin.bot.telegram.status import ChatStatus
 from bantin.index.maintenance import update_index
 from tests.conftest import SAMPLES
 from tests.fake_botapi import parse_telegram_html
@@ -368,7 +381,7 @@ async def test_status_message_never_repeats_itself(settings: Settings, desk: edi
             self.calls.append(("edit", text))
 
     bot = Bot()
-    status = editors.ChatStatus(bot, 7, desk.run_reply, lambda reply: None)  # type: ignore[arg-type]
+    status = ChatStatus(bot, 7, desk.run_reply)  # type: ignore[arg-type]
     run = Run(SCAN, 7, "Hoa", "vi", datetime.now(UTC))
     await status.show(run, final=False)
     await status.show(run, final=False)
@@ -519,7 +532,7 @@ def test_reindex_arguments(desk: editors.Desk) -> None:
 async def test_the_scheduled_scan_takes_the_same_path_and_never_piles_up(desk: editors.Desk,
                                                                          settings: Settings) -> None:
     new_page(settings.sources[0], "93_lich.txt", "orvanta")
-    context = type("Context", (), {"bot_data": {"desk": desk}})()
+    context = type("Context", (), {"bot_data": BotData(desk=desk)})()
     await editors.scan_job(context)
     run = desk.runner.current
     assert run is not None and run.kind == SCHEDULED and run.user_id is None

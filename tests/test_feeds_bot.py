@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from bantin.articles.store import ArticleStore
-from bantin.bot import audit as au
-from bantin.bot.reindex import FETCH, SCAN, ReindexRunner, Silent
+from bantin.bot.newsroom import audit as au
+from bantin.bot.newsroom.reindex import FETCH, SCAN, ReindexRunner, Silent
 from bantin.bot.settings import Settings, SettingsError, load_settings
 from tests.conftest import ROOT
 from tests.website import Website, article_html, rss

@@ -8,7 +8,7 @@ import re
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bantin.bot.console import to_console
+from bantin.bot.console.chat import to_console
 from bantin.bot.htmltext import html_to_text
 from bantin.bot.render import Renderer, plain_length, utf16_len
 

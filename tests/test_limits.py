@@ -14,8 +14,9 @@ import pytest
 
 from bantin.articles.model import Article
 from bantin.articles.store import ArticleStore
-from bantin.bot.core import Core, Reply
+from bantin.bot.chat import Core
 from bantin.bot.render import MAX_PER_PAGE, Renderer
+from bantin.bot.reply import Reply
 from bantin.bot.settings import SettingsError, load_settings
 from bantin.index.maintenance import update_index
 from tests.fake_botapi import parse_telegram_html

@@ -17,12 +17,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bantin.articles.model import Article
-from bantin.bot import digest as dg
-from bantin.bot.channels import Channels
-from bantin.bot.core import Core, Reply
-from bantin.bot.editors import Desk
+from bantin.bot.chat import Core
+from bantin.bot.digests import build as dg
+from bantin.bot.digests.channels import Channels
+from bantin.bot.digests.store import DeliveryRow, Part, Subscriber
+from bantin.bot.newsroom.desk import Desk
 from bantin.bot.render import MAX_PER_PAGE, Renderer
-from bantin.bot.subscriptions import Part, Subscriber
+from bantin.bot.reply import Reply
 from bantin.index.searcher import Hit, SearchPage
 from bantin.index.snippets import Snippet
 from tests.fake_botapi import FakeBotAPI, _ApiError
@@ -257,8 +258,9 @@ class Board:
     def shared(self) -> list[Subscriber]:
         return self.subs
 
-    def latest_delivery(self, chat_id: int) -> dict[str, Any] | None:
-        return {"state": "failed", "planned_at": "2024-05-20T01:00:00+00:00", "articles": 3, "revision": 0}
+    def latest_delivery(self, chat_id: int) -> DeliveryRow | None:
+        return DeliveryRow(chat_id, "2024-05-20T08:00", "failed", "2024-05-20T01:00:00+00:00", None, 3, "[]", 0, "[]",
+                           1, None, None, None, None, 0)
 
 
 @SOME

@@ -16,11 +16,11 @@ import pytest
 from bantin.articles.ingest import ingest
 from bantin.articles.model import Article
 from bantin.articles.store import ArticleStore
-from bantin.bot.backup import backup_store
 from bantin.bot.cli import main
-from bantin.bot.doctor import check_templates, diagnose
-from bantin.bot.messages import Messages
-from bantin.bot.progress import Reporter
+from bantin.bot.ops.backup import backup_store
+from bantin.bot.ops.doctor import check_templates, diagnose
+from bantin.bot.ops.messages import Messages
+from bantin.bot.ops.progress import Reporter
 from bantin.bot.render import TEMPLATES
 from bantin.bot.settings import load_settings
 from tests.conftest import SAMPLES

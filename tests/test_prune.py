@@ -17,9 +17,9 @@ import pytest
 
 from bantin.articles.ingest import ingest
 from bantin.articles.store import ArticleStore
-from bantin.bot import audit as au
 from bantin.bot.cli import main
-from bantin.bot.reindex import SCAN, SCHEDULED, Progress, ReindexRunner, Silent, reindex_now
+from bantin.bot.newsroom import audit as au
+from bantin.bot.newsroom.reindex import SCAN, SCHEDULED, Progress, ReindexRunner, Silent, reindex_now
 from bantin.bot.settings import Settings
 from tests.conftest import ROOT
 from tests.test_ingest import write_pages
@@ -120,6 +120,22 @@ def test_cli_ingest_prune_keeps_an_export(capsys: pytest.CaptureFixture[str], tm
     (tmp_path / "src" / "export.jsonl").unlink()
     assert main(["ingest", "--prune", "src"]) == 0
     assert "đã xoá: 50" in capsys.readouterr().out
+
+
+def test_cli_ingest_prune_forgets_the_failures_of_deleted_pages_like_the_editor_reindex(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One ingest step for `bantin ingest`/`start` and the editors' /reindex: a page deleted since
+    it failed leaves /failed either way (before, only /reindex forgot it)."""
+    monkeypatch.setenv("BANTIN_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.chdir(tmp_path)
+    export = write_export(tmp_path / "src" / "export.jsonl", list(range(3)), extra="{broken\n")
+    assert main(["ingest", "--prune", "src"]) == 1  # the broken line failed
+    with ArticleStore(tmp_path / "data" / "articles.sqlite") as store:
+        assert store.failure_count() == 1
+    export.unlink()
+    assert main(["ingest", "--prune", "src"]) == 0
+    with ArticleStore(tmp_path / "data" / "articles.sqlite") as store:
+        assert store.count() == 0 and store.failure_count() == 0
 
 
 def test_the_editor_reindex_keeps_an_export_and_prunes_it_once_deleted(tmp_path: Path) -> None:

@@ -12,9 +12,9 @@ import pytest
 
 from bantin.articles.ingest import ingest
 from bantin.articles.store import ArticleStore
+from bantin.bot.chat import Core
 from bantin.bot.cli import main
-from bantin.bot.console import Console
-from bantin.bot.core import Core
+from bantin.bot.console.chat import Console
 from bantin.bot.render import Renderer
 from bantin.index.maintenance import update_index
 from bantin.index.query import MAX_CHARS, MAX_WORDS, clean_query, parse_query

@@ -14,11 +14,13 @@ from hypothesis import strategies as st
 
 from bantin.articles.ingest import ingest
 from bantin.articles.store import ArticleStore
-from bantin.bot import callbacks as cb
-from bantin.bot.console import Console
-from bantin.bot.core import Core, Reply, read_deep_link
-from bantin.bot.reading import MAX_CAPTION, document_filename, split_message_text
+from bantin.bot.chat import Core
+from bantin.bot.console.chat import Console
 from bantin.bot.render import Renderer, utf16_len
+from bantin.bot.reply import Reply
+from bantin.bot.search import buttons as cb
+from bantin.bot.search.links import read_deep_link
+from bantin.bot.search.reading import MAX_CAPTION, document_filename, split_message_text
 from bantin.bot.settings import SettingsError, load_settings
 from bantin.index.maintenance import update_index
 from tests.conftest import SAMPLES

@@ -9,7 +9,7 @@ from urllib.parse import quote
 
 import pytest
 
-from bantin.bot import redact
+from bantin.bot.ops import redact
 from bantin.bot.settings import Settings
 
 TOKEN = "7654321:AAH-secretPartOfTheToken_x9"

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from bantin.bot.subscriptions import CONSOLE_CHAT, Part, Planned, SubscriptionStore
+from bantin.bot.digests.store import CONSOLE_CHAT, Part, Planned, SubscriptionStore
+from bantin.bot.reply import Button
 
 T0 = datetime(2024, 5, 1, 0, 0, tzinfo=UTC)  # 07:00 in Vietnam
 
@@ -30,7 +31,7 @@ def subs(path: Path) -> Iterator[SubscriptionStore]:
 
 
 def planned(chat: int, key: str, parts: int = 1, *, until: datetime | None = T0, scheduled: bool = True) -> Planned:
-    return Planned(chat, key, tuple(Part(f"<b>{chat}</b> {n}", ((("more", "d|g"),),)) for n in range(parts)),
+    return Planned(chat, key, tuple(Part(f"<b>{chat}</b> {n}", ((Button("more", "d|g"),),)) for n in range(parts)),
                    articles=3 * parts, covered_until=until, scheduled=scheduled)
 
 
@@ -83,7 +84,7 @@ def test_partial_delivery_resumes_where_it_stopped(path: Path) -> None:
         subs.record_sent(7, "k", 2, 103, now=T0, last=True)
         assert subs.pending(now=T0) == []
         row = subs.delivery(7, "k")
-        assert row is not None and row["state"] == "sent" and row["parts_sent"] == 3
+        assert row is not None and row.state == "sent" and row.parts_sent == 3
         assert subs.get(7).since == T0  # type: ignore[union-attr]  # the cursor moved to covered_until
 
 
@@ -94,7 +95,7 @@ def test_cursor_moves_only_when_delivered_or_empty(subs: SubscriptionStore) -> N
     subs.plan([planned(1, "k"), Planned(2, "k", (), 0, T0)], now=T0)
     assert subs.get(1).since == start  # type: ignore[union-attr]  # pending: not yet
     assert subs.get(2).since == T0  # type: ignore[union-attr]  # nothing new: considered, moved
-    assert subs.delivery(2, "k")["state"] == "empty"  # type: ignore[index]
+    assert subs.delivery(2, "k").state == "empty"  # type: ignore[index]
     assert [d.chat_id for d in subs.pending(now=T0)] == [1]
 
 
@@ -104,8 +105,8 @@ def test_blocked_chat_is_deactivated_with_its_pending_digests(subs: Subscription
     subs.record_blocked(9, "a", 0, "Forbidden: bot was blocked by the user", now=T0)
     sub = subs.get(9)
     assert sub is not None and not sub.active and "blocked" in (sub.stopped_reason or "")
-    assert subs.delivery(9, "a")["state"] == "blocked"  # type: ignore[index]
-    assert subs.delivery(9, "b")["state"] == "cancelled"  # type: ignore[index]
+    assert subs.delivery(9, "a").state == "blocked"  # type: ignore[index]
+    assert subs.delivery(9, "b").state == "cancelled"  # type: ignore[index]
     assert [e[3] for e in subs.events(9)][-2:] == ["blocked", "cancelled"]
 
 

@@ -1,9 +1,9 @@
 """Digests posted to groups and channels: what editors type, who may do what, and the replies.
 
-Like `bot.core`, plain values in and rendered `Reply`s out: the handlers ask Telegram who is who
-(`bot.membership`) and pass the answers here, so everything an editor can see is testable
+Like `bot.search.replies`, plain values in and rendered `Reply`s out: the handlers ask Telegram who is who
+(`bot.telegram.membership`) and pass the answers here, so everything an editor can see is testable
 without a network. The digests themselves are ordinary subscribers of the same store and
-delivery log (`kind` group or channel, see bot.subscriptions).
+delivery log (`kind` group or channel, see bot.digests.store).
 
 Who may do what (README, "Digests in groups and channels"):
 
@@ -22,12 +22,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from bantin.bot import callbacks as cb
-from bantin.bot import digest as dg
-from bantin.bot.core import Core, Reply
+from bantin.bot.clock import VIETNAM
+from bantin.bot.digests import build as dg
+from bantin.bot.digests.slots import next_slot
+from bantin.bot.digests.store import CHANNEL, GROUP, DeliveryRow, Place, Subscriber
 from bantin.bot.render import fits
-from bantin.bot.schedule import VIETNAM, next_slot
-from bantin.bot.subscriptions import CHANNEL, GROUP, Place, Subscriber
+from bantin.bot.reply import Reply
+from bantin.bot.search import buttons as cb
+from bantin.bot.services import Services
 
 Target = int | str  # a chat id, or "@username"
 
@@ -240,7 +242,7 @@ class Editor:
 class Channels:
     """Every reply about group and channel digests, over the core's store and renderer."""
 
-    def __init__(self, core: Core) -> None:
+    def __init__(self, core: Services) -> None:
         self.core = core
 
     def render(self, lang: str, template: str, **context: Any) -> Reply:
@@ -257,6 +259,12 @@ class Channels:
     def not_attached(self, lang: str, target: Target) -> Reply:
         return self.render(lang, "channel_done", what="not_attached", target=label_of(target), sub=None,
                            next_at=None)
+
+    def not_postable(self, lang: str, target: Target, sub: Subscriber | None) -> Reply:
+        """An editor's `/digest @channel` for a chat with no digest, or a stopped one."""
+        if sub is None:
+            return self.not_attached(lang, target)
+        return self.render(lang, "channel_done", what="already_off", sub=sub, target=label_of(target), next_at=None)
 
     def attach(self, chat: ChatInfo, request: ChannelRequest, lang: str, editor: Editor, *,
                thread_id: int | None = None, here: bool = False) -> Reply:
@@ -303,8 +311,8 @@ class Channels:
         """The outcome of an editor's `/digest @channel` (a RunReport, or None: digests are off)."""
         return self.render(lang, "channel_posted", sub=sub, target=self._label(sub), report=report)
 
-    def _row(self, sub: Subscriber, last: dict[str, Any] | None, now: datetime) -> dict[str, Any]:
-        moment = (last.get("finished_at") or last.get("planned_at")) if last else None
+    def _row(self, sub: Subscriber, last: DeliveryRow | None, now: datetime) -> dict[str, Any]:
+        moment = (last.finished_at or last.planned_at) if last else None
         # Telegram's own words for why posting stopped can be long: one line of them is enough here.
         reason = dg.one_line(sub.stopped_reason, 200) if sub.stopped_reason else None
         return {"sub": sub, "target": self._label(sub), "next_at": next_slot(sub.slot, now) if sub.active else None,

@@ -1,7 +1,7 @@
-"""Asking Telegram who is who in a group or channel: the I/O edge of `bot.channels`.
+"""Asking Telegram who is who in a group or channel: the I/O edge of `bot.digests.channels`.
 
 getChat and getChatMember answers become plain values (`ChatInfo`, `BotRights`, a yes/no for
-"is this user an administrator"), which the handlers hand to `bot.channels` and `bot.core`.
+"is this user an administrator"), which the handlers hand to `bot.digests.channels` and `bot.search.replies`.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from telegram import Bot, Chat, ChatFullInfo, ChatMember, ChatMemberAdministrato
 from telegram.constants import ChatMemberStatus, ChatType
 from telegram.error import BadRequest, ChatMigrated, Forbidden, TelegramError
 
-from bantin.bot.channels import BotRights, ChatInfo, Inspection, Target
-from bantin.bot.subscriptions import CHANNEL, GROUP, PRIVATE, Place
+from bantin.bot.digests.channels import BotRights, ChatInfo, Inspection, Target
+from bantin.bot.digests.store import CHANNEL, GROUP, PRIVATE, Place
 
 log = logging.getLogger(__name__)
 

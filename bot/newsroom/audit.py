@@ -20,9 +20,11 @@ import sqlite3
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+from bantin.bot.clock import utcnow
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS editor_audit (
@@ -48,10 +50,6 @@ REINDEX_ACTIONS = ("reindex", "reindex full", "scan", "fetch")
 REFUSALS_PER_HOUR = 10
 #: Rows kept (the newest; a run still going is kept until it ends): years of a newsroom's use.
 MAX_ROWS = 100_000
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)

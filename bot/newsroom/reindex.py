@@ -24,9 +24,9 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -34,14 +34,15 @@ from bantin.articles.ingest import IngestReport, ingest
 from bantin.articles.jsonl import where_file
 from bantin.articles.store import ArticleStore
 from bantin.articles.web.fetch import FetchReport
-from bantin.bot import audit as au
+from bantin.bot.clock import utcnow
+from bantin.bot.newsroom import audit as au
 from bantin.bot.settings import Settings
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 SCAN, FULL, SCHEDULED = "reindex", "reindex full", "scan"
-#: Runs the bot starts by itself (bot.upkeep): bring a missing or stale index up to date from
+#: Runs the bot starts by itself (bot.newsroom.upkeep): bring a missing or stale index up to date from
 #: the store, or rebuild a damaged one. Neither scans the sources.
 BUILD, REPAIR = "index build", "index repair"
 AUTOMATIC = (BUILD, REPAIR)
@@ -145,11 +146,10 @@ def reindex_now(settings: Settings, kind: str, progress: Progress) -> Outcome:
         rebuild = kind in (FULL, REPAIR)
         if kind in (SCAN, SCHEDULED):  # a fetch, a build or a repair does not scan
             progress.report("scan")
-            outcome.report = ingest(store, settings.sources, prune=True,
-                                    progress=lambda done, total: progress.report("scan", done, total))
-            forget_gone_failures(store, settings.sources)
+            outcome.report = scan_sources(store, settings.sources, prune=True,
+                                          progress=lambda done, total: progress.report("scan", done, total))
         if kind in (SCAN, SCHEDULED, FETCH) and settings.feeds:
-            from bantin.bot.feeds import fetch_feeds
+            from bantin.bot.newsroom.feeds import fetch_feeds
 
             progress.report("fetch")
             outcome.fetch = fetch_feeds(settings, store, lambda done, total: progress.report("fetch", done, total))
@@ -185,6 +185,16 @@ def _index_progress(progress: Progress, phase: str) -> Callable[[int, int], None
     """Progress of the index phase (articles). A stop request raised from here is safe too: the
     index package cancels its writer, and a half-built generation is never swapped in."""
     return lambda done, total: progress.report(phase, done, total)
+
+
+def scan_sources(store: ArticleStore, sources: Sequence[Path], *, prune: bool, progress: Callable[[int, int], None]
+                 | None = None, read_progress: Callable[[int, int], None] | None = None) -> IngestReport:
+    """The ingest step of every path that fills the store (`bantin ingest`/`start`, /reindex, the
+    scheduled scan): with `prune`, pages deleted since are forgotten, their failures too."""
+    report = ingest(store, sources, prune=prune, progress=progress, read_progress=read_progress)
+    if prune:
+        forget_gone_failures(store, tuple(sources))
+    return report
 
 
 def forget_gone_failures(store: ArticleStore, sources: tuple[Path, ...], limit: int = 100_000) -> int:
@@ -293,7 +303,7 @@ class ReindexRunner:
         """(the new run, True), or (the run already under way, False)."""
         if self.current is not None:
             return self.current, False
-        run = Run(kind, user_id, user_name, lang, datetime.now(UTC))
+        run = Run(kind, user_id, user_name, lang, utcnow())
         self.current = run
         run.task = asyncio.get_running_loop().create_task(self._run(run, reporter), name=f"bantin {kind}")
         return run, True

@@ -9,11 +9,13 @@ from pathlib import Path
 from typing import TextIO
 
 from bantin.articles.store import ArticleStore
-from bantin.bot.console_editor import EditorConsole
-from bantin.bot.core import Core, Document, Reply, parse_command
+from bantin.bot.chat import Core
+from bantin.bot.commands import parse_command
+from bantin.bot.console.editor import EditorConsole
 from bantin.bot.htmltext import html_to_text
-from bantin.bot.reading import saved_filename
 from bantin.bot.render import Renderer
+from bantin.bot.reply import Document, Reply
+from bantin.bot.search.reading import saved_filename
 from bantin.bot.settings import Settings
 
 

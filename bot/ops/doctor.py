@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bantin.bot.messages import Messages
+from bantin.bot.ops.messages import Messages
 from bantin.bot.render import LANGUAGES, TEMPLATES, Renderer
 from bantin.bot.settings import Settings, SettingsError
 

@@ -25,10 +25,12 @@ from typing import Any, Protocol
 
 from bantin.articles.model import Article, published_sort_key
 from bantin.articles.store import ArticleStore
-from bantin.bot import callbacks as cb
+from bantin.bot.clock import VIETNAM
+from bantin.bot.digests.slots import looks_like_clock, parse_clock
+from bantin.bot.digests.store import Part
 from bantin.bot.render import LISTED_TITLE, Renderer, fits, shorten, utf16_len
-from bantin.bot.schedule import VIETNAM, looks_like_clock, parse_clock
-from bantin.bot.subscriptions import Part
+from bantin.bot.reply import Button
+from bantin.bot.search import buttons as cb
 from bantin.index.analysis import fold
 from bantin.index.topics import TopicIndex
 
@@ -249,11 +251,11 @@ def render_digest(renderer: Renderer, lang: str, digest: Digest, *, size: int, o
         # The estimate was off (very long titles): split that message in two and render again.
         group = groups[too_big]
         groups[too_big : too_big + 1] = [group[: len(group) // 2], group[len(group) // 2 :]]
-    row: list[tuple[str, str]] = []
+    row: list[Button] = []
     if remaining and digest.until is not None:
         more = cb.DigestMoreButton(to_micros(digest.since), to_micros(digest.until), offset + len(shown))
-        row.append((renderer.label(lang, "digest_more", min(remaining, size)), cb.encode(more)))
-    row.append((renderer.label(lang, "digest_settings_button"), cb.encode(cb.DigestButton("show"))))
+        row.append(Button(renderer.label(lang, "digest_more", min(remaining, size)), cb.encode(more)))
+    row.append(Button(renderer.label(lang, "digest_settings_button"), cb.encode(cb.DigestButton("show"))))
     return [Part(html, (tuple(row),) if n == len(pages) else ()) for n, html in enumerate(pages, 1)]
 
 
@@ -333,7 +335,7 @@ def render_channel_digest(renderer: Renderer, lang: str, digest: Digest, *, size
             break
         group = groups[too_big]
         groups[too_big : too_big + 1] = [group[: len(group) // 2], group[len(group) // 2 :]]
-    return [Part(html, (), thread_id, silent) for html in pages]
+    return [Part(html, thread_id=thread_id, silent=silent) for html in pages]
 
 
 def _lead(article: Article) -> str | None:

@@ -39,12 +39,13 @@ import sqlite3
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from bantin.articles.sqlite import ThreadLocalConnections
+from bantin.bot.reply import Reply
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS digest_subscribers (
@@ -133,10 +134,6 @@ PENDING, SENT, EMPTY, BLOCKED, FAILED, CANCELLED = "pending", "sent", "empty", "
 DONE_STATES = frozenset({SENT, EMPTY, BLOCKED, FAILED, CANCELLED})
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat()
 
@@ -188,29 +185,32 @@ class Place:
     report_chat: int | None = None
 
 
+#: One message of a digest as it will be sent; frozen in the log, so a resumed run posts the same.
+Part = Reply
+
+
 @dataclass(frozen=True)
-class Part:
-    """One message of a digest as it will be sent: HTML and inline buttons (text, callback data),
-    and how to post it (forum topic, silently). Frozen in the log, so a resumed run posts the same."""
+class DeliveryRow:
+    """One row of the delivery log as stored (times ISO 8601 UTC; `parts` and `message_ids` JSON)."""
 
-    html: str
-    buttons: tuple[tuple[tuple[str, str], ...], ...] = ()
-    thread_id: int | None = None
-    silent: bool = False
+    chat_id: int
+    slot_key: str
+    state: str
+    planned_at: str
+    covered_until: str | None
+    articles: int
+    parts: str
+    parts_sent: int
+    message_ids: str
+    attempts: int
+    retry_at: str | None
+    finished_at: str | None
+    error: str | None
+    covered_from: str | None
+    revision: int
 
-    def to_json(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"html": self.html, "buttons": [[list(b) for b in row] for row in self.buttons]}
-        if self.thread_id is not None:
-            data["thread_id"] = self.thread_id
-        if self.silent:
-            data["silent"] = True
-        return data
 
-    @staticmethod
-    def from_json(data: dict[str, Any]) -> Part:
-        thread = data.get("thread_id")
-        return Part(str(data["html"]), tuple(tuple((str(t), str(d)) for t, d in row) for row in data["buttons"]),
-                    int(thread) if thread is not None else None, bool(data.get("silent", False)))
+_DELIVERY_COLUMNS = ", ".join(f.name for f in fields(DeliveryRow))
 
 
 @dataclass(frozen=True)
@@ -454,10 +454,6 @@ class SubscriptionStore:
     def slots_in_use(self) -> list[str]:
         return [r[0] for r in self._db.execute("SELECT DISTINCT slot FROM digest_subscribers WHERE active=1")]
 
-    def count(self, *, active: bool = True) -> int:
-        return int(self._db.execute("SELECT count(*) FROM digest_subscribers WHERE active=?",
-                                    (1 if active else 0,)).fetchone()[0])
-
     # -- the delivery log ----------------------------------------------------------------------
 
     def plan(self, planned: Sequence[Planned], *, now: datetime) -> list[Planned]:
@@ -616,25 +612,23 @@ class SubscriptionStore:
             self._finish(db, chat_id, slot_key, FAILED, detail, now)
             self._event(db, now, chat_id, slot_key, part, "failed", detail)
 
-    def delivery(self, chat_id: int, slot_key: str) -> dict[str, Any] | None:
-        """One log row as a dict (for `bantin digest` output and tests)."""
-        cur = self._db.execute("SELECT * FROM digest_deliveries WHERE chat_id=? AND slot_key=?", (chat_id, slot_key))
-        row = cur.fetchone()
-        return dict(zip([c[0] for c in cur.description], row, strict=True)) if row else None
+    def delivery(self, chat_id: int, slot_key: str) -> DeliveryRow | None:
+        """One log row (for `bantin digest` output and tests)."""
+        row = self._db.execute(f"SELECT {_DELIVERY_COLUMNS} FROM digest_deliveries WHERE chat_id=? AND slot_key=?",
+                               (chat_id, slot_key)).fetchone()
+        return DeliveryRow(*row) if row else None
 
-    def deliveries(self, chat_id: int | None = None) -> list[dict[str, Any]]:
-        sql = "SELECT * FROM digest_deliveries"
+    def deliveries(self, chat_id: int | None = None) -> list[DeliveryRow]:
+        sql = f"SELECT {_DELIVERY_COLUMNS} FROM digest_deliveries"
         cur = self._db.execute(sql + (" WHERE chat_id=?" if chat_id is not None else "") + " ORDER BY planned_at",
                                (chat_id,) if chat_id is not None else ())
-        names = [c[0] for c in cur.description]
-        return [dict(zip(names, r, strict=True)) for r in cur]
+        return [DeliveryRow(*r) for r in cur]
 
-    def latest_delivery(self, chat_id: int) -> dict[str, Any] | None:
+    def latest_delivery(self, chat_id: int) -> DeliveryRow | None:
         """The newest row of a chat's log (its last post and how it went), for /channels."""
-        cur = self._db.execute("SELECT * FROM digest_deliveries WHERE chat_id=? ORDER BY planned_at DESC LIMIT 1",
-                               (chat_id,))
-        row = cur.fetchone()
-        return dict(zip([c[0] for c in cur.description], row, strict=True)) if row else None
+        row = self._db.execute(f"SELECT {_DELIVERY_COLUMNS} FROM digest_deliveries WHERE chat_id=? "
+                               "ORDER BY planned_at DESC LIMIT 1", (chat_id,)).fetchone()
+        return DeliveryRow(*row) if row else None
 
     def events(self, chat_id: int | None = None) -> list[tuple[int, str, int | None, str, str | None]]:
         """(chat, slot, part, outcome, detail) in order: the audit trail of every attempt."""
@@ -742,3 +736,25 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def subscriber_counts(state_path: Path) -> tuple[int, int]:
+    """(active, inactive) digest subscribers for the editors' /stats, read-only and defensively:
+    before digests ever ran there is no table (or no file), which means 0/0; a read must not
+    create the state file either."""
+    if not state_path.exists():
+        return 0, 0
+    try:
+        db = sqlite3.connect(f"file:{state_path}?mode=ro", uri=True, timeout=5)
+    except sqlite3.Error:
+        return 0, 0
+    try:
+        rows = db.execute(
+            "SELECT active, count(*) FROM digest_subscribers WHERE chat_id != 0 GROUP BY active"
+        ).fetchall()
+    except sqlite3.Error:
+        return 0, 0
+    finally:
+        db.close()
+    counts = {bool(active): int(n) for active, n in rows}
+    return counts.get(True, 0), counts.get(False, 0)

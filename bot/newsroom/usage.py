@@ -11,16 +11,14 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections import Counter
-from collections.abc import Callable, MutableMapping
-from datetime import UTC, datetime
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from bantin.articles.model import VIETNAM_TZ
+from bantin.bot.clock import utcnow
 
 SCHEMA = "CREATE TABLE IF NOT EXISTS query_counts (day TEXT PRIMARY KEY, queries INTEGER NOT NULL DEFAULT 0)"
-#: Key of the counter in PTB's `bot_data`.
-BOT_DATA_KEY = "queries"
 FLUSH_SECONDS = 60
 
 
@@ -29,7 +27,7 @@ def vietnam_day(moment: datetime) -> str:
 
 
 class QueryCounter:
-    def __init__(self, path: Path | str, *, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+    def __init__(self, path: Path | str, *, clock: Callable[[], datetime] = utcnow) -> None:
         self.path = Path(path)
         self.clock = clock
         self._pending: Counter[str] = Counter()
@@ -83,8 +81,7 @@ class QueryCounter:
             return (int(row[0]) if row else 0) + self._pending.get(day, 0)
 
 
-def count_query(bot_data: MutableMapping[str, Any]) -> None:
+def count_query(counter: QueryCounter | None) -> None:
     """The one call the search path makes; a bot without a counter (tests, console) counts nothing."""
-    counter: QueryCounter | None = bot_data.get(BOT_DATA_KEY)
     if counter is not None:
         counter.add()

@@ -78,7 +78,8 @@ class DigestButton:
     value: str = ""
 
 
-Callback = PageButton | RelatedButton | ReadButton | NoopButton | DigestMoreButton | DigestButton
+SearchButton = PageButton | RelatedButton | ReadButton | NoopButton
+Callback = SearchButton | DigestMoreButton | DigestButton
 
 
 def encode(button: Callback) -> str:

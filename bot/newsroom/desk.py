@@ -1,7 +1,7 @@
 """Newsroom controls: who is an editor, their buttons, and the data behind /reindex, /failed, /stats.
 
-Like `bot.core`, the `Desk` turns plain values into rendered `Reply`s so it can be tested without
-Telegram; `bot.handlers` adapts updates to it. The editor check lives in the handlers and runs on
+Like `bot.search.replies`, the `Desk` turns plain values into rendered `Reply`s so it can be tested without
+Telegram; `bot.telegram.newsroom` adapts updates to it. The editor check lives in the handlers and runs on
 every command *and* every button press, because callback data is chosen by the client and can be
 forged: a button is never proof that its presser was shown it.
 """
@@ -18,25 +18,23 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from telegram import Bot, User
-from telegram.constants import ParseMode
-from telegram.error import BadRequest, TelegramError
+from telegram import User
 
 from bantin.articles.model import VIETNAM_TZ
-from bantin.bot import audit as au
-from bantin.bot import callbacks as cb
-from bantin.bot.core import Button, CallbackResult, Core, Reply
-from bantin.bot.reindex import AUTOMATIC, FETCH, FULL, SCAN, SCHEDULED, ReindexRunner, Reporter, Run, Silent
+from bantin.bot.digests.store import subscriber_counts
+from bantin.bot.newsroom import audit as au
+from bantin.bot.newsroom.reindex import AUTOMATIC, FETCH, FULL, SCAN, SCHEDULED, ReindexRunner, Reporter, Run, Silent
+from bantin.bot.newsroom.usage import QueryCounter
 from bantin.bot.render import Renderer, fits, number, shorten, utf16_len
+from bantin.bot.reply import Button, CallbackResult, Reply
+from bantin.bot.search import buttons as cb
+from bantin.bot.services import Services
 from bantin.bot.settings import Settings
-from bantin.bot.usage import QueryCounter
 
 log = logging.getLogger(__name__)
 
-#: Added to an editor's command menu (after the public commands), in this order.
-EDITOR_COMMANDS = ("reindex", "failed", "stats", "channels", "channel")
 #: Callback data of every editor button starts with this; see `encode_button`.
 BUTTON_PREFIX = "e|"
 BUTTON_PATTERN = r"^e\|"
@@ -154,7 +152,7 @@ class Stats:
 class Desk:
     """Everything editors can ask for, as rendered replies. Blocking reads go to worker threads."""
 
-    def __init__(self, settings: Settings, core: Core, audit: au.AuditLog, queries: QueryCounter,
+    def __init__(self, settings: Settings, core: Services, audit: au.AuditLog, queries: QueryCounter,
                  runner: ReindexRunner) -> None:
         self.settings = settings
         self.core = core
@@ -333,85 +331,14 @@ class Desk:
         return Reply(html, (tuple(buttons),))
 
 
-def subscriber_counts(state_path: Path) -> tuple[int, int]:
-    """(active, inactive) digest subscribers, read defensively: the digest feature owns the
-    table (`digest_subscribers`), and before it ever ran there is none, which means 0/0."""
-    if not state_path.exists():
-        return 0, 0
-    try:
-        db = sqlite3.connect(f"file:{state_path}?mode=ro", uri=True, timeout=5)
-    except sqlite3.Error:
-        return 0, 0
-    try:
-        rows = db.execute(
-            "SELECT active, count(*) FROM digest_subscribers WHERE chat_id != 0 GROUP BY active"
-        ).fetchall()
-    except sqlite3.Error:
-        return 0, 0
-    finally:
-        db.close()
-    counts = {bool(active): int(n) for active, n in rows}
-    return counts.get(True, 0), counts.get(False, 0)
-
-
-# -- Telegram: the status message of a run ---------------------------------------------------------
-
-
-class ChatStatus:
-    """Shows a run in one chat message: sent at the start, edited with progress, then the summary.
-
-    Never edits with identical text (Telegram answers 400 'message is not modified'); a failed
-    edit is logged and the run goes on. If the final edit fails (the message was deleted), the
-    summary is sent as a new message so the editor still learns how it ended.
-    """
-
-    def __init__(self, bot: Bot, chat_id: int, render: Callable[[Run, bool], Reply],
-                 markup: Callable[[Reply], Any], *, message_id: int | None = None,
-                 thread_id: int | None = None) -> None:
-        self.bot = bot
-        self.chat_id = chat_id
-        self.render = render
-        self.markup = markup
-        self.message_id = message_id
-        self.thread_id = thread_id
-        self._shown: str | None = None
-
-    async def show(self, run: Run, *, final: bool) -> None:
-        reply = self.render(run, final)
-        if reply.html == self._shown:
-            return
-        try:
-            if self.message_id is None:
-                await self._send(reply)
-            else:
-                try:
-                    await self.bot.edit_message_text(reply.html, chat_id=self.chat_id, message_id=self.message_id,
-                                                     parse_mode=ParseMode.HTML, reply_markup=self.markup(reply))
-                except BadRequest as exc:
-                    if "not modified" in str(exc).lower():
-                        pass
-                    elif final:
-                        await self._send(reply)
-                    else:
-                        raise
-            self._shown = reply.html
-        except TelegramError as exc:
-            log.warning("could not show %s status in chat %s: %s", run.kind, self.chat_id, exc)
-
-    async def _send(self, reply: Reply) -> None:
-        message = await self.bot.send_message(self.chat_id, reply.html, parse_mode=ParseMode.HTML,
-                                              reply_markup=self.markup(reply), message_thread_id=self.thread_id)
-        self.message_id = message.message_id
-
-
 def scheduled_reporter() -> Silent:
     return Silent()
 
 
-# -- wiring (called from bot.app) -------------------------------------------------------------------
+# -- wiring (called from bot.telegram.app) -------------------------------------------------------------------
 
 
-def open_desk(settings: Settings, core: Core) -> Desk:
+def open_desk(settings: Settings, core: Services) -> Desk:
     """Open the audit log and query counter in the state file and build the runner.
 
     Runs left `running` by a killed process are marked interrupted first, so /stats never shows
@@ -443,15 +370,26 @@ async def close_desk(desk: Desk | None) -> None:
     desk.audit.close()
 
 
-async def scan_job(context: Any) -> None:
+class _BotData(Protocol):
+    desk: Desk | None
+
+
+class JobContext(Protocol):
+    """What the JobQueue callbacks below read of PTB's context (bot.telegram.context.BotData)."""
+
+    @property
+    def bot_data(self) -> _BotData: ...
+
+
+async def scan_job(context: JobContext) -> None:
     """JobQueue callback for BANTIN_SCAN_MINUTES: the same run as /reindex, reported nowhere but
     the audit log and /stats; skipped (not queued) while another run is under way."""
     await _scheduled_run(context, SCHEDULED, "scheduled scan")
 
 
-async def _scheduled_run(context: Any, kind: str, what: str) -> None:
+async def _scheduled_run(context: JobContext, kind: str, what: str) -> None:
     """Start a run nobody asked for in chat: skipped (not queued) while another one is going."""
-    desk: Desk | None = context.bot_data.get("desk")
+    desk = context.bot_data.desk
     if desk is None:
         return
     run, started = desk.runner.start(kind, scheduled_reporter())
@@ -459,16 +397,16 @@ async def _scheduled_run(context: Any, kind: str, what: str) -> None:
         log.info("%s skipped: a %s started by %s is still running", what, run.kind, run.user_name or "schedule")
 
 
-async def fetch_job(context: Any) -> None:
+async def fetch_job(context: JobContext) -> None:
     """JobQueue callback for BANTIN_FEED_MINUTES: poll the newspaper's website in the reindex
     worker (one run at a time, audit log and /stats like the scheduled scan), so new articles
     are searchable and in the next digests without anyone acting."""
     await _scheduled_run(context, FETCH, "feed poll")
 
 
-async def flush_job(context: Any) -> None:
+async def flush_job(context: JobContext) -> None:
     """JobQueue callback: write the in-memory query count to the state file."""
-    desk: Desk | None = context.bot_data.get("desk")
+    desk = context.bot_data.desk
     if desk is not None:
         try:
             await asyncio.to_thread(desk.queries.flush)

@@ -1,6 +1,6 @@
 """Progress of long command-line work (`ingest`, `reindex`, `start`, `digest`).
 
-Library code (articles.ingest, index.maintenance, index.bulk, bot.broadcast) only calls an optional
+Library code (articles.ingest, index.maintenance, index.bulk, bot.digests.broadcast) only calls an optional
 `progress(done, total)` callback; this module turns those calls into what the operator sees:
 
 - on a terminal, a tqdm bar with counts, rate and ETA;
@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TextIO
 
-from bantin.bot.messages import Messages
+from bantin.bot.ops.messages import Messages
 
 Progress = Callable[[int, int], None]
 

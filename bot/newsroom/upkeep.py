@@ -16,13 +16,12 @@ import asyncio
 import logging
 from typing import Any
 
-from telegram.constants import ParseMode
 from telegram.error import TelegramError
 
 from bantin.articles.store import ArticleStore
-from bantin.bot import audit as au
-from bantin.bot.editors import Desk
-from bantin.bot.reindex import BUILD, REPAIR, ReindexRunner, Run, in_daemon_thread
+from bantin.bot.newsroom import audit as au
+from bantin.bot.newsroom.desk import Desk
+from bantin.bot.newsroom.reindex import BUILD, REPAIR, ReindexRunner, Run, in_daemon_thread
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +106,6 @@ async def tell_editors(bot: Any, desk: Desk, *, failed: bool, reason: str, artic
     for user_id in sorted(desk.settings.editors):
         html = desk.render("vi", "editor_index_alert", failed=failed, reason=reason, articles=articles)
         try:
-            await bot.send_message(user_id, html, parse_mode=ParseMode.HTML)
+            await bot.send_message(user_id, html)
         except TelegramError as exc:
             log.warning("could not tell editor %s about the search index: %s", user_id, exc)

@@ -1,15 +1,13 @@
-"""Sending digests: plan what is due, then deliver it inside Telegram's limits, logging every outcome.
+"""Delivering digests: send what the delivery log says is pending, inside Telegram's limits, logging every outcome.
 
-Two halves, used by the scheduler in `bantin run` and by `bantin digest` alike:
+The planning half is `bot.digests.runner` (`DigestRunner` builds what is due and records it as
+*pending*); both are used by the scheduler in `bantin run` and by `bantin digest` alike.
 
-* `DigestRunner.plan` builds the digests that are due (pure building, see bot.digest) and
-  `record` writes them to the delivery log as *pending* before anything is sent;
-* `Broadcaster` sends what the log says is pending: at most `rate` messages a second overall,
-  one a second per private chat and 20 a minute per group or channel, a 429 pauses everyone for its
-  `retry_after`, a chat that blocked us or vanished is unsubscribed while the rest go on, network
-  errors are retried with backoff, and each message is marked sent right after Telegram accepts it.
-  A stop request (SIGTERM) lets the message in flight finish and be recorded; the rest stays
-  pending for the next run.
+`Broadcaster` sends at most `rate` messages a second overall, one a second per private chat and 20
+a minute per group or channel; a 429 pauses everyone for its `retry_after`, a chat that blocked us
+or vanished is unsubscribed while the rest go on, network errors are retried with backoff, and each
+message is marked sent right after Telegram accepts it. A stop request (SIGTERM) lets the message
+in flight finish and be recorded; the rest stays pending for the next run.
 
 Groups and channels: a forced digest (`bantin digest --now`, an editor's `/digest @channel`) uses
 the slot's own key, not a fresh one, so forcing it again *revises* that row: its messages are
@@ -18,23 +16,21 @@ the bot was removed from is deactivated, and the editor who attached it is told 
 of the run (`digest_subscribers.notice`).
 
 The sending functions are injected (`SendFn`, `EditFn`, `DeleteFn`), so tests and the benchmark
-can count, fail or time sends without Telegram; `telegram_sender` & co. are the real ones.
+can count, fail or time sends without Telegram; `bot.telegram.send.telegram_sender` & co. are the
+real ones.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import random
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions
-from telegram.constants import ParseMode
 from telegram.error import (
     BadRequest,
     ChatMigrated,
@@ -45,13 +41,8 @@ from telegram.error import (
     TelegramError,
 )
 
-from bantin.articles.model import Article
-from bantin.articles.store import ArticleStore
-from bantin.bot.core import read_deep_link
-from bantin.bot.digest import TopicMatcher, Window, build_digest, recent_window, render_channel_digest, render_digest
-from bantin.bot.render import Renderer
-from bantin.bot.schedule import VIETNAM, due_subscribers, latest_slot, next_slot, now_key, slot_key
-from bantin.bot.subscriptions import PENDING, Delivery, Part, Planned, Subscriber, SubscriptionStore, utcnow
+from bantin.bot.clock import utcnow
+from bantin.bot.digests.store import Delivery, Part, SubscriptionStore
 
 log = logging.getLogger(__name__)
 
@@ -358,211 +349,3 @@ def _retry_after_seconds(exc: RetryAfter) -> float:
     if isinstance(value, timedelta):
         return value.total_seconds()
     return float(value) if value is not None else 1.0
-
-
-# -- planning --------------------------------------------------------------------------------------
-
-
-@dataclass
-class Plan:
-    """Digests built for one run, with the subscribers they are for (dry runs print these)."""
-
-    items: list[tuple[Subscriber, Planned]] = field(default_factory=list)
-    unchanged: int = 0  # forced group/channel digests whose post already shows everything
-
-
-@dataclass
-class DigestRunner:
-    """Builds due digests and runs broadcasts; shared by the scheduler and `bantin digest`."""
-
-    articles: ArticleStore
-    subscriptions: SubscriptionStore
-    renderer: Renderer
-    size: int = 10
-    clock: Callable[[], datetime] = utcnow
-    #: The bot's @username: group and channel digests link articles without a URL to its deep
-    #: link (known once the bot has called getMe; without it those titles are not linked).
-    bot_username: str | None = None
-
-    def plan(self, now: datetime, *, force: bool = False, chat: int | None = None, console: bool = False) -> Plan:
-        """Build (without recording) the digest of every due subscriber, or of every active one
-        with `force`. Chats with a delivery still pending are left to that delivery.
-
-        Forced, a private chat gets a digest of its own (`now:` key); a group or channel gets its
-        current slot's, which revises that slot's post when it was already made (see the module
-        docstring); `unchanged` counts those with nothing new to show. `console`: include the
-        offline console's chat (dry runs only: it cannot be sent to)."""
-        if force:
-            due = [(s, now_key(now) if not s.shared else slot_key(latest_slot(s.slot, now)))
-                   for s in self.subscriptions.active(chat, console=console)]
-        else:
-            due = [(s, k) for s, k in due_subscribers(self.subscriptions, now) if chat is None or s.chat_id == chat]
-        waiting = self.subscriptions.pending_chats()
-        due = [(s, k) for s, k in due if s.chat_id not in waiting]
-        plan = Plan()
-        if not due:
-            return plan
-        window = recent_window(self.articles, now)
-        matcher = TopicMatcher(window)
-        try:
-            for subscriber, key in due:
-                row = self.subscriptions.delivery(subscriber.chat_id, key) if force and subscriber.shared else None
-                if row is None:
-                    planned = self.build(subscriber, key, window, matcher, scheduled=not force or subscriber.shared)
-                elif row["state"] == PENDING:
-                    continue
-                else:
-                    start = datetime.fromisoformat(row["covered_from"]) if row["covered_from"] else subscriber.since
-                    planned = self.build(subscriber, key, window, matcher, since=start, revise=True)
-                    if not planned.parts or _same_parts(planned.parts, row["parts"]):
-                        plan.unchanged += 1
-                        continue
-                plan.items.append((subscriber, planned))
-        finally:
-            matcher.close()
-        return plan
-
-    def build(self, subscriber: Subscriber, key: str, window: Window, matcher: TopicMatcher, *,
-              scheduled: bool = True, since: datetime | None = None, revise: bool = False) -> Planned:
-        digest = build_digest(window, since=since or subscriber.since, topics=subscriber.topics, matcher=matcher)
-        if subscriber.shared:
-            parts = render_channel_digest(
-                self.renderer, subscriber.lang, digest, size=self.size, link=self.link, now=window.now,
-                header=subscriber.header, footer=subscriber.footer, bot_username=self.bot_username,
-                thread_id=subscriber.thread_id, silent=subscriber.silent)
-        else:
-            parts = render_digest(self.renderer, subscriber.lang, digest, size=self.size,
-                                  next_at=next_slot(subscriber.slot, window.now))
-        return Planned(subscriber.chat_id, key, tuple(parts), len(digest.articles), digest.until, scheduled,
-                       covered_from=digest.since, revise=revise)
-
-    def link(self, article: Article) -> str | None:
-        """Where a title in a group or channel digest leads: the article's page, else the bot's
-        deep link that shows its full text."""
-        return article.url or read_deep_link(self.bot_username, article.id)
-
-    def plan_and_record(self, now: datetime, *, force: bool = False, chat: int | None = None) -> RunReport:
-        plan = self.plan(now, force=force, chat=chat)
-        recorded = self.subscriptions.plan([p for _, p in plan.items], now=now)
-        report = RunReport(unchanged=plan.unchanged)
-        report.planned = sum(1 for p in recorded if p.parts and not p.revise)
-        report.revised = sum(1 for p in recorded if p.revise)
-        report.empty = sum(1 for p in recorded if not p.parts)
-        return report
-
-    async def run(self, send: SendFn, *, limits: Limits = Limits(), force: bool = False, chat: int | None = None,
-                  should_stop: StopFn = lambda: False, lock_wait: float = 0.0, edit: EditFn | None = None,
-                  delete: DeleteFn | None = None, progress: Callable[[int, int], None] | None = None) -> RunReport:
-        """One broadcast: take the lease, plan and record what is due, send everything pending.
-
-        `lock_wait`: how long to wait for another broadcaster (e.g. the bot's minute tick, which
-        holds the lease for milliseconds when nothing is due) before reporting `busy`.
-        """
-        started = time.monotonic()
-        token = self.subscriptions.acquire_lock(now=self.clock())
-        while token is None and time.monotonic() - started < lock_wait and not should_stop():
-            await asyncio.sleep(0.2)
-            token = self.subscriptions.acquire_lock(now=self.clock())
-        if token is None:
-            return RunReport(busy=True)
-        now = self.clock()
-        renew = asyncio.get_running_loop().create_task(self._renew(token))
-        try:
-            report = await asyncio.to_thread(self.plan_and_record, now, force=force, chat=chat)
-            pending = self.subscriptions.pending(now=self.clock(), chat_id=chat)
-            report.resumed = max(0, len(pending) - report.planned - report.revised)
-            broadcaster = Broadcaster(self.subscriptions, send, limits, clock=self.clock, should_stop=should_stop,
-                                      edit=edit, delete=delete)
-            await broadcaster.deliver(pending, report, progress=progress)
-            report.notices = await self.send_notices(send)
-        finally:
-            renew.cancel()
-            self.subscriptions.release_lock(token)
-        report.seconds = time.monotonic() - started
-        if report.planned or report.revised or report.resumed or report.blocked or report.failed or report.notices:
-            log.info("digests: %s", report.to_json())
-        return report
-
-    async def send_notices(self, send: SendFn) -> int:
-        """Tell editors that the bot can no longer post their group's or channel's digest (it was
-        removed, or lost the right to post): once per removal, in the language they set it up in."""
-        sent = 0
-        for subscriber in self.subscriptions.claim_notices():
-            if subscriber.report_chat is None:
-                continue
-            html = self.renderer.render(subscriber.lang, "channel_removed", subscriber=subscriber,
-                                        reason=subscriber.stopped_reason or "",
-                                        at=self.clock().astimezone(VIETNAM))
-            try:
-                await send(subscriber.report_chat, Part(html))
-                sent += 1
-            except (Forbidden, BadRequest) as exc:  # the editor never opened a chat with the bot
-                log.warning("could not tell %s that chat %s was removed: %s", subscriber.report_chat,
-                            subscriber.chat_id, exc.message)
-            except TelegramError as exc:  # transient: the next run tries again
-                log.warning("removal notice for chat %s postponed: %s", subscriber.chat_id, exc.message)
-                self.subscriptions.release_notice(subscriber.chat_id)
-        return sent
-
-    async def _renew(self, token: str) -> None:
-        while True:
-            await asyncio.sleep(30)
-            self.subscriptions.renew_lock(token, now=self.clock())
-
-
-# -- Telegram --------------------------------------------------------------------------------------
-
-
-def _markup(part: Part) -> InlineKeyboardMarkup | None:
-    if not part.buttons:
-        return None
-    return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(text, callback_data=data) for text, data in row] for row in part.buttons])
-
-
-def telegram_sender(bot: Bot) -> SendFn:
-    """Send a digest message with PTB; exceptions are Telegram's, classified by the Broadcaster.
-    Link previews are off (a digest is a list, not one link); forum topic and silence per part."""
-
-    async def send(chat_id: int, part: Part) -> int:
-        message = await bot.send_message(chat_id, part.html, parse_mode=ParseMode.HTML, reply_markup=_markup(part),
-                                         link_preview_options=LinkPreviewOptions(is_disabled=True),
-                                         message_thread_id=part.thread_id,
-                                         disable_notification=True if part.silent else None)
-        return int(message.message_id)
-
-    return send
-
-
-def telegram_editor(bot: Bot) -> EditFn:
-    """Edit a posted digest message to show a revised part (same chat, same message id)."""
-
-    async def edit(chat_id: int, message_id: int, part: Part) -> int:
-        await bot.edit_message_text(part.html, chat_id=chat_id, message_id=message_id, parse_mode=ParseMode.HTML,
-                                    reply_markup=_markup(part),
-                                    link_preview_options=LinkPreviewOptions(is_disabled=True))
-        return message_id
-
-    return edit
-
-
-def telegram_deleter(bot: Bot) -> DeleteFn:
-    async def delete(chat_id: int, message_id: int) -> None:
-        await bot.delete_message(chat_id, message_id)
-
-    return delete
-
-
-def _same_parts(parts: Sequence[Part], frozen: str) -> bool:
-    """Whether rebuilt parts equal the ones a log row holds (JSON): then there is nothing to edit."""
-    return [p.to_json() for p in parts] == json.loads(frozen)
-
-
-def digest_bot(token: str, api_url: str, *, pool: int = 32) -> Bot:
-    """A Bot for broadcasts: no PTB rate limiter (the Broadcaster paces and retries itself, so each
-    attempt is logged), and a connection pool wide enough for the broadcast's concurrency."""
-    from telegram.request import HTTPXRequest
-
-    api = api_url.rstrip("/")
-    request = HTTPXRequest(connection_pool_size=pool, read_timeout=15, write_timeout=15, connect_timeout=10)
-    return Bot(token, base_url=f"{api}/bot", base_file_url=f"{api}/file/bot", request=request)

@@ -16,7 +16,6 @@ from telegram.ext import (
     Application,
     CallbackQueryHandler,
     ChatMemberHandler,
-    CommandHandler,
     InlineQueryHandler,
     MessageHandler,
     TypeHandler,
@@ -24,20 +23,25 @@ from telegram.ext import (
 )
 
 from bantin.articles.store import ArticleStore
-from bantin.bot import editors, handlers
-from bantin.bot.core import DIGEST_COMMANDS, Core
-from bantin.bot.ratelimit import RateLimiter
+from bantin.bot import commands
+from bantin.bot.chat import Core
+from bantin.bot.commands import Menu
+from bantin.bot.digests.store import SubscriptionStore
+from bantin.bot.newsroom import desk as editors
+from bantin.bot.newsroom.upkeep import start_upkeep
 from bantin.bot.render import LANGUAGES, Renderer
-from bantin.bot.schedule import start_digests, stop_digests
 from bantin.bot.settings import Settings
-from bantin.bot.subscriptions import SubscriptionStore
-from bantin.bot.upkeep import start_upkeep
+from bantin.bot.telegram import handlers, newsroom
+from bantin.bot.telegram.context import CONTEXT_TYPES, App
+from bantin.bot.telegram.digests import start_digests, stop_digests
+from bantin.bot.telegram.ratelimit import RateLimiter
+from bantin.bot.telegram.send import DEFAULTS
 
 log = logging.getLogger(__name__)
-MENU = ("search", "latest", "subscribe", "settings", "help", "about")
+MENU = commands.menu(Menu.PUBLIC)
 
 
-def build_application(settings: Settings) -> Application:  # type: ignore[type-arg]
+def build_application(settings: Settings) -> App:
     """Application with every handler registered; nothing touches the network until it runs."""
     if not settings.token:
         raise ValueError("BANTIN_TOKEN is required to run the bot")
@@ -51,37 +55,29 @@ def build_application(settings: Settings) -> Application:  # type: ignore[type-a
         .rate_limiter(AIORateLimiter(overall_max_rate=settings.flood_rate, max_retries=3))
         .concurrent_updates(64)
         .connection_pool_size(64)
+        .defaults(DEFAULTS)
+        .context_types(CONTEXT_TYPES)
         .post_init(post_init)
         .post_stop(post_stop)
         .post_shutdown(post_shutdown)
         .build()
     )
-    application.bot_data["settings"] = settings
+    application.bot_data.settings = settings
     add_handlers(application)
     return application
 
 
-def add_handlers(application: Application) -> None:  # type: ignore[type-arg]
+def add_handlers(application: App) -> None:
     private = filters.ChatType.PRIVATE
     groups = filters.ChatType.GROUPS
     # First, for every update: channel posts are never commands (see handlers.channel_guard).
     application.add_handler(TypeHandler(Update, handlers.channel_guard), group=-1)
-    application.add_handler(CommandHandler("start", handlers.start))
-    application.add_handler(CommandHandler("help", handlers.help_command))
-    application.add_handler(CommandHandler("about", handlers.about))
-    application.add_handler(CommandHandler(["latest", "moi"], handlers.latest))
-    application.add_handler(CommandHandler(["search", "tim"], handlers.search_command))
-    application.add_handler(CommandHandler("reindex", handlers.reindex))
-    application.add_handler(CommandHandler("failed", handlers.failed))
-    application.add_handler(CommandHandler("stats", handlers.stats))
-    application.add_handler(CommandHandler("channel", handlers.channel_command))
-    application.add_handler(CommandHandler("channels", handlers.channels_list))
     application.add_handler(ChatMemberHandler(handlers.bot_membership, ChatMemberHandler.MY_CHAT_MEMBER))
     application.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, handlers.chat_migrated))
-    application.add_handler(CallbackQueryHandler(handlers.editor_button, pattern=editors.BUTTON_PATTERN))
-    # Digest commands on edited messages too: fixing "/subscribe 7:00" to "/subscribe 8:00" applies it.
-    application.add_handler(CommandHandler(list(DIGEST_COMMANDS), handlers.digest_command))
-    application.add_handler(MessageHandler(filters.COMMAND, handlers.other_command))
+    application.add_handler(CallbackQueryHandler(newsroom.editor_button, pattern=editors.BUTTON_PATTERN))
+    # Every command, new or edited, takes one route: the command table (bot.commands) says who may
+    # use it, whether it takes a turn and which room answers; unknown ones get a hint.
+    application.add_handler(MessageHandler(filters.COMMAND, handlers.command))
     application.add_handler(MessageHandler(private & filters.TEXT, handlers.private_text))
     application.add_handler(MessageHandler(groups & filters.TEXT, handlers.group_text))
     application.add_handler(
@@ -93,13 +89,13 @@ def add_handlers(application: Application) -> None:  # type: ignore[type-arg]
     application.add_error_handler(handlers.error_handler)
 
 
-async def post_init(application: Application) -> None:  # type: ignore[type-arg]
+async def post_init(application: App) -> None:
     """Open services and register the command menus (Vietnamese by default, English for en)."""
-    settings: Settings = application.bot_data["settings"]
+    settings = settings_of(application)
     renderer = Renderer()
     store = ArticleStore(settings.store_path)
     me = await application.bot.get_me()
-    application.bot_data["core"] = Core(store, settings.index_root, renderer, per_page=settings.per_page,
+    core = application.bot_data.core = Core(store, settings.index_root, renderer, per_page=settings.per_page,
                                         bot_username=me.username,
                                         subscriptions=SubscriptionStore(settings.state_path),
                                         digest_time=settings.digest_time, digest_size=settings.digest_size,
@@ -107,24 +103,23 @@ async def post_init(application: Application) -> None:  # type: ignore[type-arg]
                                         read_document_chars=settings.read_document_chars)
     # Open the index (and start the search workers) now, not on the first user's query. A missing
     # or damaged one does not stop the bot: start_upkeep (below) builds or repairs it.
-    await asyncio.to_thread(lambda: application.bot_data["core"].index)
-    application.bot_data["limiter"] = RateLimiter(settings.rate_burst, settings.rate_per_minute)
-    application.bot_data["search_timeout"] = settings.search_timeout
+    await asyncio.to_thread(lambda: core.index)
+    application.bot_data.limiter = RateLimiter(settings.rate_burst, settings.rate_per_minute)
+    application.bot_data.search_timeout = settings.search_timeout
     for lang in LANGUAGES:
-        commands = [BotCommand(name, renderer.label(lang, f"cmd_{name}")) for name in MENU]
+        entries = [BotCommand(name, renderer.label(lang, f"cmd_{name}")) for name in MENU]
         await application.bot.set_my_commands(
-            commands, scope=BotCommandScopeDefault(), language_code=None if lang == "vi" else lang
+            entries, scope=BotCommandScopeDefault(), language_code=None if lang == "vi" else lang
         )
-    desk = editors.open_desk(settings, application.bot_data["core"])
-    application.bot_data["desk"] = desk
-    application.bot_data["queries"] = desk.queries
+    desk = application.bot_data.desk = editors.open_desk(settings, core)
     await set_editor_menus(application, renderer, desk)
     await start_upkeep(application.bot, desk)
     if application.job_queue is not None:
         application.job_queue.run_repeating(editors.flush_job, interval=60, first=60, name="flush query count")
         if settings.scan_minutes:
-            every = settings.scan_minutes * 60
-            application.job_queue.run_repeating(editors.scan_job, interval=every, first=every, name="scan sources")
+            scan_every = settings.scan_minutes * 60
+            application.job_queue.run_repeating(editors.scan_job, interval=scan_every, first=scan_every,
+                                                name="scan sources")
             log.info("scanning the sources every %d min (BANTIN_SCAN_MINUTES)", settings.scan_minutes)
         if settings.feeds and settings.feed_minutes:
             every = settings.feed_minutes * 60
@@ -133,22 +128,22 @@ async def post_init(application: Application) -> None:  # type: ignore[type-arg]
                                                 name="poll the website")
             log.info("polling %d feed(s) every %g min (BANTIN_FEEDS, BANTIN_FEED_MINUTES)", len(settings.feeds),
                      settings.feed_minutes)
-    application.bot_data["digests"] = await start_digests(application, application.bot_data["core"], settings)
+    application.bot_data.digests = await start_digests(application, core, settings)
     log.info("bot @%s ready: %d articles", me.username, store.count())
 
 
-async def set_editor_menus(application: Application, renderer: Renderer, desk: editors.Desk) -> None:  # type: ignore[type-arg]
+async def set_editor_menus(application: App, renderer: Renderer, desk: editors.Desk) -> None:
     """Each editor's private chat gets the public menu plus the editor commands (vi and en);
     editors removed from BANTIN_EDITORS get the public menu back. A user who never opened a chat
     with the bot cannot have a chat menu yet: logged, not fatal (it is set on the next start)."""
-    settings: Settings = application.bot_data["settings"]
+    settings = settings_of(application)
     given: set[int] = set()
     for user_id in sorted(settings.editors):
         try:
             for lang in LANGUAGES:
-                names = (*MENU, *editors.EDITOR_COMMANDS)
-                commands = [BotCommand(name, renderer.label(lang, f"cmd_{name}")) for name in names]
-                await application.bot.set_my_commands(commands, scope=BotCommandScopeChat(chat_id=user_id),
+                names = (*MENU, *commands.menu(Menu.EDITOR))
+                entries = [BotCommand(name, renderer.label(lang, f"cmd_{name}")) for name in names]
+                await application.bot.set_my_commands(entries, scope=BotCommandScopeChat(chat_id=user_id),
                                                        language_code=None if lang == "vi" else lang)
             given.add(user_id)
         except TelegramError as exc:
@@ -164,20 +159,26 @@ async def set_editor_menus(application: Application, renderer: Renderer, desk: e
     desk.audit.set_menu_users(given)
 
 
-async def post_stop(application: Application) -> None:  # type: ignore[type-arg]
+async def post_stop(application: App) -> None:
     """While the bot can still send: stop a running reindex politely and save the counters; let a
     digest broadcast finish its message in flight (the rest stays pending for the next start)."""
-    await stop_digests(application.bot_data.get("digests"))
-    await editors.close_desk(application.bot_data.get("desk"))
+    await stop_digests(application.bot_data.digests)
+    await editors.close_desk(application.bot_data.desk)
 
 
-async def post_shutdown(application: Application) -> None:  # type: ignore[type-arg]
-    core: Core | None = application.bot_data.get("core")
+async def post_shutdown(application: App) -> None:
+    core = application.bot_data.core
     if core is not None:
         core.close()
         core.store.close()
         if core.subscriptions is not None:
             core.subscriptions.close()
+
+
+def settings_of(application: App) -> Settings:
+    settings = application.bot_data.settings
+    assert settings is not None, "build_application sets them"
+    return settings
 
 
 class StartupError(Exception):

@@ -12,8 +12,9 @@ import asyncio
 
 from telegram import User
 
-from bantin.bot import editors
-from bantin.bot.core import CallbackResult, Core, Reply
+from bantin.bot.chat import Core
+from bantin.bot.newsroom import desk as editors
+from bantin.bot.reply import CallbackResult, Reply
 from bantin.bot.settings import Settings
 
 #: Not a Telegram user id (those are positive): the console's editor in the audit log.

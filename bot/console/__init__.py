@@ -1,0 +1,1 @@
+"""`bantin chat`: the offline console over the same replies as Telegram (and `--editor`)."""

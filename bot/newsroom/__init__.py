@@ -1,0 +1,1 @@
+"""The newsroom's controls: editors' commands and buttons, the reindex runner, audit log, usage, upkeep, feeds."""

@@ -1,0 +1,1 @@
+"""The Telegram edge (python-telegram-bot): the Application, its handlers, membership checks, sending."""
