@@ -116,3 +116,15 @@ def test_index_never_imports_the_bot() -> None:
 
 def test_the_bot_never_imports_whoosh() -> None:
     assert {name for name, tops in externals("bantin.bot").items() if "whoosh" in tops} == set()
+
+
+def test_only_the_telegram_room_uses_telegram_types() -> None:
+    """The cores take plain values (the console and the tests drive them without Telegram); outside
+    `bot.telegram` only Telegram's error classes may appear, as the senders' failure contract."""
+    bad = {
+        name: sorted(o for o in imported(path, name)
+                     if o.split(".")[0] == "telegram" and not o.startswith("telegram.error"))
+        for name, path in modules().items()
+        if name.startswith("bantin.") and not name.startswith("bantin.bot.telegram")
+    }
+    assert {name: deps for name, deps in bad.items() if deps} == {}

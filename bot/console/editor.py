@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import asyncio
 
-from telegram import User
-
 from bantin.bot.chat import Core
+from bantin.bot.editor import Editor
 from bantin.bot.newsroom import desk as editors
 from bantin.bot.reply import CallbackResult, Reply
 from bantin.bot.settings import Settings
@@ -38,7 +37,7 @@ class EditorConsole:
     def __init__(self, settings: Settings, core: Core) -> None:
         self.loop = asyncio.new_event_loop()
         self.desk = editors.open_desk(settings, core)
-        self.user = User(id=CONSOLE_EDITOR_ID, first_name="console", is_bot=False)
+        self.user = Editor(CONSOLE_EDITOR_ID, "console")
 
     def command(self, name: str, args: str, lang: str) -> list[Reply] | None:
         """The replies to an editor command; None when `name` is not one (the core answers it)."""

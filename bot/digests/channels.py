@@ -26,6 +26,7 @@ from bantin.bot.clock import VIETNAM
 from bantin.bot.digests import build as dg
 from bantin.bot.digests.slots import next_slot
 from bantin.bot.digests.store import CHANNEL, GROUP, DeliveryRow, Place, Subscriber
+from bantin.bot.editor import Editor
 from bantin.bot.render import fits
 from bantin.bot.reply import Reply
 from bantin.bot.search import buttons as cb
@@ -229,14 +230,6 @@ def refusal(inspection: Inspection) -> str | None:
 
 
 # -- replies -------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Editor:
-    """Who sent the command: recorded with the subscription, told if the bot is removed."""
-
-    id: int | None
-    name: str
 
 
 class Channels:

@@ -20,10 +20,9 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from telegram import User
-
 from bantin.articles.model import VIETNAM_TZ
 from bantin.bot.digests.store import subscriber_counts
+from bantin.bot.editor import Editor
 from bantin.bot.newsroom import audit as au
 from bantin.bot.newsroom.reindex import AUTOMATIC, FETCH, FULL, SCAN, SCHEDULED, ReindexRunner, Reporter, Run, Silent
 from bantin.bot.newsroom.usage import QueryCounter
@@ -48,13 +47,6 @@ FULL_WORDS = frozenset({"full", "all", "đầy đủ", "day du"})
 
 def is_editor(settings: Settings, user_id: int | None) -> bool:
     return user_id is not None and user_id in settings.editors
-
-
-def display_name(user: User | None) -> str:
-    """How other editors see who started a run: their Telegram name, else @username, else id."""
-    if user is None:
-        return ""
-    return (user.full_name or "").strip() or (f"@{user.username}" if user.username else str(user.id))
 
 
 # -- buttons --------------------------------------------------------------------------------------
@@ -164,7 +156,7 @@ class Desk:
     def renderer(self) -> Renderer:
         return self.core.renderer
 
-    def is_editor(self, user: User | None) -> bool:
+    def is_editor(self, user: Editor | None) -> bool:
         return is_editor(self.settings, user.id if user else None)
 
     def label(self, lang: str, name: str, *args: Any) -> str:
@@ -174,9 +166,9 @@ class Desk:
         return self.renderer.render(lang, template, num=lambda v, d=0: number(v, lang, d),
                                     size=lambda v: size(v, lang), **context)
 
-    async def log(self, user: User | None, action: str, result: str, detail: dict[str, Any] | None = None) -> None:
+    async def log(self, user: Editor | None, action: str, result: str, detail: dict[str, Any] | None = None) -> None:
         try:
-            await asyncio.to_thread(self.audit.record, user.id if user else None, display_name(user), action,
+            await asyncio.to_thread(self.audit.record, user.id if user else None, user.name if user else "", action,
                                     result, detail)
         except sqlite3.Error:  # the audit log must never stop the action it records
             log.exception("could not write the audit log")
@@ -198,10 +190,10 @@ class Desk:
     def usage(self, lang: str) -> Reply:
         return Reply(self.render(lang, "editor_usage"))
 
-    def start(self, kind: str, user: User | None, lang: str, status: Reporter) -> Reply | None:
+    def start(self, kind: str, user: Editor | None, lang: str, status: Reporter) -> Reply | None:
         """Start a run reporting through `status`; None when started, else the polite 'busy'."""
         run, started = self.runner.start(kind, status, user_id=user.id if user else None,
-                                         user_name=display_name(user), lang=lang)
+                                         user_name=user.name if user else "", lang=lang)
         if started:
             return None
         return Reply(self.render(lang, "editor_busy", **self._run_context(run), mine=bool(
@@ -236,7 +228,7 @@ class Desk:
 
     # -- buttons --------------------------------------------------------------------------------
 
-    async def press(self, data: str | None, lang: str, user: User | None,
+    async def press(self, data: str | None, lang: str, user: Editor | None,
                     status: Callable[[], Reporter]) -> CallbackResult:
         """An editor's button (the handler has already checked that the presser is an editor)."""
         try:
@@ -245,7 +237,7 @@ class Desk:
             return CallbackResult(answer=self.label(lang, "stale_button"), alert=True)
         if button.action == "reindex":
             run, started = self.runner.start(SCAN, status(), user_id=user.id if user else None,
-                                             user_name=display_name(user), lang=lang)
+                                             user_name=user.name if user else "", lang=lang)
             if not started:
                 await self.log(user, SCAN, au.BUSY, {"via": "button"})
                 return CallbackResult(answer=self.busy_toast(lang, run), alert=True)
@@ -257,7 +249,7 @@ class Desk:
 
     # -- /failed --------------------------------------------------------------------------------
 
-    async def failed(self, lang: str, user: User | None, page: int = 1) -> Reply:
+    async def failed(self, lang: str, user: Editor | None, page: int = 1) -> Reply:
         reply = await asyncio.to_thread(self.failed_page, lang, page)
         await self.log(user, "failed", au.OK, {"page": page})
         return reply
@@ -293,7 +285,7 @@ class Desk:
 
     # -- /stats ---------------------------------------------------------------------------------
 
-    async def stats(self, lang: str, user: User | None) -> Reply:
+    async def stats(self, lang: str, user: Editor | None) -> Reply:
         data = await asyncio.to_thread(self.collect_stats)
         await self.log(user, "stats", au.OK)
         return self.stats_reply(lang, data)

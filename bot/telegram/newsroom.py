@@ -17,8 +17,8 @@ from telegram.constants import ChatType
 
 from bantin.bot.digests import channels
 from bantin.bot.digests.store import Subscriber
+from bantin.bot.editor import Editor
 from bantin.bot.newsroom import audit
-from bantin.bot.newsroom import desk as editors
 from bantin.bot.reply import Reply
 from bantin.bot.telegram import membership
 from bantin.bot.telegram.context import Context
@@ -40,7 +40,7 @@ async def newsroom_room(update: Update, context: Context, name: str, args: str) 
 async def editor_only(update: Update, context: Context, action: str) -> bool:
     """True for an editor; anyone else is refused politely (and audited), and nothing happens."""
     desk = desk_of(context)
-    user = update.effective_user
+    user = editor_of(update)
     if desk.is_editor(user):
         return True
     await desk.log(user, action, "refused", {"data": update.callback_query.data} if update.callback_query else None)
@@ -68,20 +68,20 @@ async def reindex(update: Update, context: Context, args: str) -> None:
     if kind is None:
         await send(update, [desk.usage(lang)])
         return
-    busy = desk.start(kind, update.effective_user, lang, status_message(update, context))
+    busy = desk.start(kind, editor_of(update), lang, status_message(update, context))
     if busy is not None:
-        await desk.log(update.effective_user, kind, "busy")
+        await desk.log(editor_of(update), kind, "busy")
         await send(update, [busy])
 
 
 async def failed(update: Update, context: Context, args: str) -> None:
     """Editors: the pages that failed to parse, with their reasons."""
-    await send(update, [await desk_of(context).failed(lang_of(update), update.effective_user)])
+    await send(update, [await desk_of(context).failed(lang_of(update), editor_of(update))])
 
 
 async def stats(update: Update, context: Context, args: str) -> None:
     """Editors: articles, subscribers, last reindex, index size and searches served today."""
-    await send(update, [await desk_of(context).stats(lang_of(update), update.effective_user)])
+    await send(update, [await desk_of(context).stats(lang_of(update), editor_of(update))])
 
 
 async def editor_button(update: Update, context: Context) -> None:
@@ -90,7 +90,7 @@ async def editor_button(update: Update, context: Context) -> None:
     if query is None or not await editor_only(update, context, "button"):
         return
     message = query.message if isinstance(query.message, Message) else None
-    result = await desk_of(context).press(query.data, lang_of(update), update.effective_user,
+    result = await desk_of(context).press(query.data, lang_of(update), editor_of(update),
                                           lambda: status_message(update, context))
     await answer(context, query, result.answer, alert=result.alert)
     if result.edit is not None and message is not None:
@@ -122,7 +122,7 @@ async def channel_command(update: Update, context: Context, args: str) -> None:
         return
     reply, detail = await channel_outcome(update, context, message, args)
     result = audit.FAILED if "reason" in detail else audit.OK
-    await desk_of(context).log(update.effective_user, "channel", result, detail)
+    await desk_of(context).log(editor_of(update), "channel", result, detail)
     await send(update, [reply])
 
 
@@ -171,23 +171,27 @@ async def channel_change(update: Update, context: Context, request: channels.Cha
     return reply, {**detail, "chat": sub.chat_id}
 
 
-def editor_of(update: Update) -> channels.Editor:
+def editor_of(update: Update) -> Editor:
+    """Who sent this update, as the desk and the digests record it: their Telegram name, else
+    @username, else their id."""
     user = update.effective_user
-    return channels.Editor(user.id if user else None, editors.display_name(user))
+    if user is None:
+        return Editor(None, "")
+    return Editor(user.id, (user.full_name or "").strip() or (f"@{user.username}" if user.username else str(user.id)))
 
 
 async def channels_list(update: Update, context: Context, args: str) -> None:
     """Editors: every group and channel digest, with its schedule, last post and who added it."""
     board = channels.Channels(core_of(context))
     await send(update, [await in_thread(context, board.listing, lang_of(update))])
-    await desk_of(context).log(update.effective_user, "channels", audit.OK)
+    await desk_of(context).log(editor_of(update), "channels", audit.OK)
 
 
 async def post_digest_now(update: Update, context: Context, target: channels.Target) -> None:
     """Editors' `/digest @channel`: post that chat's digest for the current slot now; again, it edits that post."""
     if not await editor_only(update, context, "digest"):
         return
-    user, lang = update.effective_user, lang_of(update)
+    user, lang = editor_of(update), lang_of(update)
     board = channels.Channels(core_of(context))
     sub = await attached(context, target)
     if sub is None or not sub.active:
