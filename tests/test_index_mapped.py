@@ -61,7 +61,10 @@ def test_mapped_file_unpickles_in_sequence() -> None:
 def test_opening_the_index_does_not_copy_its_files(tmp_path: Path) -> None:
     """Before: every compound file was copied into a BytesIO at open (360 MB per worker at 35k)."""
     rng = random.Random(16)
-    syllables = ["đảng", "viên", "hội", "đồng", "nhân", "dân", "thủy", "điện", "hòa", "bình", "kỷ", "luật", "cán", "bộ", "chuyển", "đổi", "số", "tỉnh"]
+    syllables = [
+        "đảng", "viên", "hội", "đồng", "nhân", "dân", "thủy", "điện", "hòa",
+        "bình", "kỷ", "luật", "cán", "bộ", "chuyển", "đổi", "số", "tỉnh",
+    ]
     articles = [
         article(f"a{i}", " ".join(rng.choices(syllables, k=8)), " ".join(rng.choices(syllables, k=30)),
                 " ".join(rng.choices(syllables, k=400)) + f" mã{i}")
