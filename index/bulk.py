@@ -30,12 +30,19 @@ from bantin.index.schema import SCHEMA, article_document
 #: Pool size per writer before Whoosh spills postings to temporary run files (which roughly
 #: doubles commit time); about 150 bytes per posting, 330 postings per article.
 LIMIT_MB = 1024
+#: Articles per segment in a full build (`BANTIN_INDEX_BATCH`): each build process writes a
+#: segment every this many articles, so its memory is bounded by the batch, not by the archive.
+#: Measured: about 55 kB of postings per article in the pool, so 2 processes × 6,000 stay well
+#: under 1 GB; one pool of 70,000 articles (141k on 2 cores) spilled to run files and peaked at 1.2 GB.
+BATCH = 6000
 _REPORT_EVERY = 250
 
 Progress = Callable[[int, int], None]
 
 
-def build_parallel(store_path: Path, generation: Path, *, workers: int, total: int, progress: Progress | None) -> int:
+def build_parallel(
+    store_path: Path, generation: Path, *, workers: int, total: int, progress: Progress | None, batch: int = BATCH
+) -> int:
     """Index every stored article into the (empty) index at `generation`; returns the count."""
     # fork is fastest and needs nothing from __main__, but is unsafe once other threads exist (a
     # lock held at fork time stays held in the child): the bot rebuilds from a worker thread.
@@ -48,7 +55,7 @@ def build_parallel(store_path: Path, generation: Path, *, workers: int, total: i
             receiver, sender = context.Pipe(duplex=False)
             process = context.Process(
                 target=_build_part,
-                args=(str(store_path), str(generation), part, workers, done, sender, os.getpid()),
+                args=(str(store_path), str(generation), part, workers, done, sender, os.getpid(), batch),
                 name=f"bantin-index-{part}",
                 daemon=True,
             )
@@ -68,11 +75,10 @@ def build_parallel(store_path: Path, generation: Path, *, workers: int, total: i
                     raise RuntimeError("một tiến trình lập chỉ mục đã dừng giữa chừng") from exc
                 if isinstance(message, OSError):
                     raise message  # e.g. ENOSPC in a worker: the caller sees the real cause
-                segment, added = message
+                part_segments, added = message
                 waiting.remove(ready)
                 count += added
-                if segment is not None:
-                    segments.append(segment)
+                segments.extend(part_segments)
             if progress is not None:
                 progress(min(int(done.value), total), total)
         _commit_segments(generation, segments)
@@ -97,20 +103,26 @@ def _commit_segments(generation: Path, segments: list[Any]) -> None:
 
 
 def _build_part(
-    store_path: str, generation: str, part: int, parts: int, done: Any, pipe: Connection, parent: int
+    store_path: str, generation: str, part: int, parts: int, done: Any, pipe: Connection, parent: int, batch: int
 ) -> None:
-    """Worker: index the articles whose id hashes to `part`, send (segment, count) and exit."""
+    """Worker: index the articles whose id hashes to `part`, one segment per `batch` of them;
+    send ([segments], count) and exit."""
     store = ArticleStore(store_path, readonly=True)
     ix = whoosh_index.open_dir(generation, schema=SCHEMA)
-    writer = SegmentWriter(ix, _lk=False, codec=BantinCodec(), limitmb=LIMIT_MB)
-    added = pending = 0
+    segments: list[Any] = []
+    writer = _segment_writer(ix)
+    added = pending = in_segment = 0
     try:
         for article in store.iter_articles():
             if zlib.crc32(article.id.encode("utf-8")) % parts != part:
                 continue
+            if in_segment == batch:
+                segments.append(writer._finalize_segment())
+                writer, in_segment = _segment_writer(ix), 0
             writer.add_document(**article_document(article))
             added += 1
             pending += 1
+            in_segment += 1
             if pending == _REPORT_EVERY:
                 with done.get_lock():
                     done.value += pending
@@ -118,10 +130,18 @@ def _build_part(
                 if os.getppid() != parent:  # the parent was killed: nobody will use this segment
                     return
         # Not cancel(): that would also delete the temporary folder the other workers share.
-        segment = writer._finalize_segment() if added else writer._close_segment()
-        pipe.send((segment, added))
+        if in_segment:
+            segments.append(writer._finalize_segment())
+        else:
+            writer._close_segment()
+        pipe.send((segments, added))
     except OSError as exc:  # a full disk, say: tell the parent why, not just that we stopped
         pipe.send(OSError(exc.errno, exc.strerror or str(exc)))
     finally:
         store.close()
         pipe.close()
+
+
+def _segment_writer(ix: Any) -> SegmentWriter:
+    # no lock: the parent holds the index's write lock, and the workers write separate segments
+    return SegmentWriter(ix, _lk=False, codec=BantinCodec(), limitmb=LIMIT_MB)

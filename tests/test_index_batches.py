@@ -1,0 +1,75 @@
+"""Full builds write a segment per batch (bounded memory), and catching up never merges big segments (issue 16)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from whoosh import index as whoosh_index
+
+from bantin.articles.store import ArticleStore
+from bantin.index import maintenance
+from bantin.index.layout import current_generation
+from bantin.index.maintenance import rebuild_index, update_index
+from bantin.index.schema import SCHEMA
+from bantin.index.searcher import SearchIndex
+from tests.test_index_maintenance import synthetic
+
+QUERIES = ["đảng viên", "nong thon moi", "cà phê lúa", "\"giao thông\"", "thanh niên -lúa", "2019"]
+
+
+def segment_sizes(root: Path) -> list[int]:
+    generation = current_generation(root)
+    assert generation is not None
+    ix = whoosh_index.open_dir(str(generation), schema=SCHEMA)
+    return sorted(s.doc_count_all() for s in ix._segments())
+
+
+def answers(root: Path) -> list[tuple[int, list[str]]]:
+    with SearchIndex.open(root) as index:
+        out = []
+        for query in QUERIES:
+            for sort in ("relevance", "newest"):
+                page = index.search(query, per_page=10, sort=sort)
+                out.append((page.total, [hit.id for hit in page.results]))
+        return out
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_full_build_writes_one_segment_per_batch_and_finds_the_same(tmp_path: Path, workers: int) -> None:
+    with ArticleStore(tmp_path / "articles.sqlite") as store:
+        store.upsert_many(synthetic(230))
+        rebuild_index(store, tmp_path / "whole", workers=workers)
+        rebuild_index(store, tmp_path / "batched", workers=workers, batch=50)
+    assert segment_sizes(tmp_path / "whole") == sorted(segment_sizes(tmp_path / "whole"))
+    assert len(segment_sizes(tmp_path / "whole")) == workers
+    batched = segment_sizes(tmp_path / "batched")
+    assert sum(batched) == 230 and max(batched) == 50 and len(batched) >= 230 // 50
+    assert answers(tmp_path / "batched") == answers(tmp_path / "whole")
+
+
+def test_catching_up_merges_small_segments_but_never_the_batches(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before: Whoosh's MERGE_SMALL merged nearly every segment of a batched build into the
+    first catch-up's (its Fibonacci rule), rewriting the whole index to add a few articles."""
+    monkeypatch.setattr(maintenance, "SMALL_SEGMENT", 20)
+    monkeypatch.setattr(maintenance, "MERGE_FANOUT", 3)
+    root = tmp_path / "index"
+    with ArticleStore(tmp_path / "articles.sqlite") as store:
+        store.upsert_many(synthetic(240))
+        rebuild_index(store, root, workers=1, batch=24)
+        assert segment_sizes(root) == [24] * 10
+        store.upsert_many(synthetic(5, seed=2, prefix="new-a"))
+        update_index(store, root)
+        assert segment_sizes(root) == [5] + [24] * 10
+        store.upsert_many(synthetic(4, seed=3, prefix="new-b"))
+        update_index(store, root)
+        assert segment_sizes(root) == [4, 5] + [24] * 10
+        store.upsert_many(synthetic(3, seed=4, prefix="new-c"))
+        update_index(store, root)
+        assert segment_sizes(root) == [3, 4, 5] + [24] * 10
+        store.upsert_many(synthetic(2, seed=5, prefix="new-d"))
+        update_index(store, root)  # three small ones: merged into this commit's segment
+        assert segment_sizes(root) == [14] + [24] * 10
+        with SearchIndex.open(root) as index:
+            assert index.doc_count() == 254
