@@ -108,11 +108,11 @@ def update_index(
     *,
     progress: Progress | None = None,
     lock_timeout: float = LOCK_TIMEOUT,
-    batch: int = BUILD_BATCH,
+    batch: int | None = None,
 ) -> IndexUpdate:
     """Apply the store's changes since the last update; build the index if there is none.
 
-    `batch`: articles per segment when this turns into a full build (see `index.bulk.BATCH`).
+    `batch`: articles per segment when this turns into a full build (default `index.bulk.BATCH`).
     """
     started = time.perf_counter()
     index_root = Path(index_root)
@@ -157,7 +157,7 @@ def rebuild_index(
     progress: Progress | None = None,
     lock_timeout: float = LOCK_TIMEOUT,
     workers: int | None = None,
-    batch: int = BUILD_BATCH,
+    batch: int | None = None,
 ) -> IndexUpdate:
     """Build a fresh generation from the whole store and swap it in atomically.
 
@@ -180,7 +180,7 @@ def _rebuild_locked(
     started: float,
     *,
     workers: int | None,
-    batch: int = BUILD_BATCH,
+    batch: int | None = None,
 ) -> IndexUpdate:
     _remove_stale(index_root)
     existing = [generation_number(g) or 0 for g in generations(index_root)]
@@ -188,7 +188,7 @@ def _rebuild_locked(
     shutil.rmtree(generation, ignore_errors=True)
     generation.mkdir(parents=True)
     try:
-        rev, docs = _build(store, generation, progress, workers, max(1, batch))
+        rev, docs = _build(store, generation, progress, workers, max(1, batch or BUILD_BATCH))
         set_current(index_root, generation)
     except BaseException:
         # A full disk, a crash in a worker, a stop request: the live index stays, and so that

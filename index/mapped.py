@@ -88,7 +88,7 @@ class MappedFile:
         self.closed = True
 
 
-class SharedBufferFile(BufferFile):  # type: ignore[misc]
+class SharedBufferFile(BufferFile):
     """Whoosh's `BufferFile` reading through `MappedFile` rather than a copy in a BytesIO."""
 
     def __init__(self, buf: Any, name: str | None = None, onclose: Any = None) -> None:
@@ -105,7 +105,7 @@ class SharedBufferFile(BufferFile):  # type: ignore[misc]
 
 def install() -> None:
     """Make compound segments hand out `SharedBufferFile`s (idempotent)."""
-    compound.BufferFile = SharedBufferFile  # type: ignore[misc]
+    compound.BufferFile = SharedBufferFile
 
 
 install()

@@ -73,3 +73,28 @@ def test_catching_up_merges_small_segments_but_never_the_batches(tmp_path: Path,
         assert segment_sizes(root) == [14] + [24] * 10
         with SearchIndex.open(root) as index:
             assert index.doc_count() == 254
+
+
+def test_index_batch_setting() -> None:
+    from bantin.bot.settings import SettingsError, load_settings
+
+    assert load_settings({}).index_batch is None  # the index's own default
+    assert load_settings({"BANTIN_INDEX_BATCH": "20000"}).index_batch == 20000
+    for bad in ("0", "499", "-5", "lots"):
+        with pytest.raises(SettingsError, match="BANTIN_INDEX_BATCH"):
+            load_settings({"BANTIN_INDEX_BATCH": bad})
+
+
+def test_reindex_full_writes_segments_of_the_configured_batch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    from bantin.bot.cli import main
+
+    data = tmp_path / "data"
+    data.mkdir()
+    with ArticleStore(data / "articles.sqlite") as store:
+        store.upsert_many(synthetic(1100))
+    monkeypatch.setenv("BANTIN_DATA_DIR", str(data))
+    monkeypatch.setenv("BANTIN_INDEX_BATCH", "500")
+    monkeypatch.chdir(tmp_path)
+    assert main(["reindex", "--full", "--json"]) == 0
+    assert segment_sizes(data / "index") == [100, 500, 500]
