@@ -15,7 +15,7 @@ import multiprocessing
 import os
 import threading
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
@@ -144,4 +144,51 @@ def _build_part(
 
 def _segment_writer(ix: Any) -> SegmentWriter:
     # no lock: the parent holds the index's write lock, and the workers write separate segments
-    return SegmentWriter(ix, _lk=False, codec=BantinCodec(), limitmb=LIMIT_MB)
+    return with_term_pool(SegmentWriter(ix, _lk=False, codec=BantinCodec(), limitmb=LIMIT_MB))
+
+
+def with_term_pool(writer: SegmentWriter) -> SegmentWriter:
+    """`writer` with its postings kept in a `TermPool`: only for writers that add documents and
+    merge nothing in (full builds, whose segments start empty and commit with merge=False)."""
+    writer.pool = TermPool()
+    return writer
+
+
+class TermPool:
+    """Whoosh's posting pool for a full build: postings grouped by term, not a tuple each.
+
+    Whoosh's `PostingPool` keeps every posting as a 5-tuple and sorts them all when the segment
+    is written (spilling sorted runs to temporary files past `limitmb`); profiled on 3,000
+    articles, that was 1.7 million tuples, 15 s in its `add` and 10 s in the sort of 167 s.
+    Documents are added in docnum order, so each term's postings arrive sorted: only the terms
+    need sorting. A posting is three list slots here (docnum, weight, encoded value) instead of a
+    tuple with its own header, so a batch also takes less memory. It never spills: the build's
+    batches (`BATCH`) bound it instead.
+    """
+
+    def __init__(self) -> None:
+        self._fields: dict[str, dict[bytes, list[Any]]] = {}
+
+    def add(self, item: tuple[str, bytes, int, float, bytes | None]) -> None:
+        fieldname, tbytes, docnum, weight, vbytes = item
+        terms = self._fields.get(fieldname)
+        if terms is None:
+            terms = self._fields[fieldname] = {}
+        postings = terms.get(tbytes)
+        if postings is None:
+            terms[tbytes] = [docnum, weight, vbytes]
+        else:
+            postings += (docnum, weight, vbytes)
+
+    def iter_postings(self) -> Iterator[tuple[str, bytes, int, float, bytes | None]]:
+        """(fieldname, term, docnum, weight, value) in field, term and docnum order, as Whoosh's
+        segment writer expects them."""
+        for fieldname in sorted(self._fields):
+            terms = self._fields[fieldname]
+            for tbytes in sorted(terms):
+                flat = iter(terms[tbytes])
+                for docnum, weight, vbytes in zip(flat, flat, flat, strict=True):
+                    yield fieldname, tbytes, docnum, weight, vbytes
+
+    def cleanup(self) -> None:
+        self._fields.clear()

@@ -35,7 +35,7 @@ from whoosh.writing import SegmentWriter
 from bantin.articles.model import Article
 from bantin.articles.store import ArticleStore
 from bantin.index.bulk import BATCH as BUILD_BATCH
-from bantin.index.bulk import LIMIT_MB, build_parallel
+from bantin.index.bulk import LIMIT_MB, build_parallel, with_term_pool
 from bantin.index.codec import BantinCodec
 from bantin.index.layout import (
     LOCK,
@@ -212,12 +212,12 @@ def _build(
         added = build_parallel(store.path, generation, workers=workers, total=total, progress=progress, batch=batch)
     else:
         added = 0
-        writer = ix.writer(codec=BantinCodec(), limitmb=LIMIT_MB)
+        writer = with_term_pool(ix.writer(codec=BantinCodec(), limitmb=LIMIT_MB))
         try:
             for article in store.iter_articles():
                 if added and added % batch == 0:  # a segment per batch, as in a parallel build
                     writer.commit(merge=False)
-                    writer = ix.writer(codec=BantinCodec(), limitmb=LIMIT_MB)
+                    writer = with_term_pool(ix.writer(codec=BantinCodec(), limitmb=LIMIT_MB))
                 writer.add_document(**article_document(article))
                 added += 1
                 if progress is not None and added % 500 == 0:

@@ -98,3 +98,21 @@ def test_reindex_full_writes_segments_of_the_configured_batch(tmp_path: Path, mo
     monkeypatch.chdir(tmp_path)
     assert main(["reindex", "--full", "--json"]) == 0
     assert segment_sizes(data / "index") == [100, 500, 500]
+
+
+def test_the_term_pool_writes_exactly_the_postings_whooshs_pool_writes(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    def postings(root: Path) -> list[tuple[object, ...]]:
+        generation = current_generation(root)
+        assert generation is not None
+        with whoosh_index.open_dir(str(generation), schema=SCHEMA).reader() as reader:
+            return [*reader.iter_postings(), *(tuple(sorted(d.items())) for d in reader.all_stored_fields())]
+
+    with ArticleStore(tmp_path / "articles.sqlite") as store:
+        store.upsert_many(synthetic(120))
+        rebuild_index(store, tmp_path / "ours", workers=1)
+        monkeypatch.setattr(maintenance, "with_term_pool", lambda writer: writer)
+        rebuild_index(store, tmp_path / "whoosh", workers=1)
+    ours = postings(tmp_path / "ours")
+    assert len(ours) > 10_000
+    assert ours == postings(tmp_path / "whoosh")
