@@ -63,7 +63,7 @@ def build_parallel(
             sender.close()
             pipes.append(receiver)
             processes.append(process)
-        segments: list[Any] = []
+        by_part: dict[int, list[Any]] = {}
         count = 0
         waiting = list(pipes)
         while waiting:
@@ -78,10 +78,12 @@ def build_parallel(
                 part_segments, added = message
                 waiting.remove(ready)
                 count += added
-                segments.extend(part_segments)
+                by_part[pipes.index(ready)] = part_segments
             if progress is not None:
                 progress(min(int(done.value), total), total)
-        _commit_segments(generation, segments)
+        # in part order, not arrival order: the same store always gets the same document numbers
+        # (ties in ranking go to the lower one)
+        _commit_segments(generation, [segment for part in sorted(by_part) for segment in by_part[part]])
         return count
     finally:
         for process in processes:
