@@ -39,7 +39,7 @@ from bantin.bot.render import (
 from bantin.bot.schedule import VIETNAM, clock_time, next_slot, shift_clock
 from bantin.bot.subscriptions import CONSOLE_CHAT, Part, Place, SubscriptionStore, utcnow
 from bantin.index.layout import pointer_stamp
-from bantin.index.pool import PooledIndex
+from bantin.index.pool import CACHE_BUDGET, PooledIndex
 from bantin.index.searcher import Hit, IndexDamaged, IndexMissing, SearchIndex, SearchPage
 
 log = logging.getLogger(__name__)
@@ -170,6 +170,8 @@ class Core:
     clock: Callable[[], datetime] = utcnow
     #: Processes that run searches (index.pool); 0 searches in this process.
     search_workers: int = 0
+    #: Decoded postings each search process keeps (Settings.search_cache).
+    search_cache: int = CACHE_BUDGET
     #: Articles longer than this (characters of text) are read as one .txt file rather than a
     #: run of messages; 0 = always messages.
     read_document_chars: int = 12000
@@ -198,9 +200,10 @@ class Core:
     def _open_index(self) -> SearchIndex | PooledIndex | None:
         try:
             if self.search_workers > 0:
-                index: SearchIndex | PooledIndex = PooledIndex.open(self.index_root, self.search_workers)
+                index: SearchIndex | PooledIndex = PooledIndex.open(self.index_root, self.search_workers,
+                                                                    cache=self.search_cache)
             else:
-                index = SearchIndex.open(self.index_root)
+                index = SearchIndex.open(self.index_root, cache=self.search_cache)
         except IndexMissing:
             self.damage = None
             return None

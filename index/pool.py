@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from bantin.index.budget import current_deadline
+from bantin.index.engine import CACHE_BUDGET
 from bantin.index.searcher import Hit, SearchIndex, SearchPage
 
 log = logging.getLogger(__name__)
@@ -39,11 +40,12 @@ log = logging.getLogger(__name__)
 #: The worker process's own handle on the index, opened on its first task.
 _worker_index: SearchIndex | None = None
 _worker_root: Path | None = None
+_worker_cache = CACHE_BUDGET
 
 
-def _worker_start(index_root: str) -> None:
-    global _worker_root
-    _worker_root = Path(index_root)
+def _worker_start(index_root: str, cache: int = CACHE_BUDGET) -> None:
+    global _worker_root, _worker_cache
+    _worker_root, _worker_cache = Path(index_root), cache
     parent = multiprocessing.parent_process()
     if parent is not None:
         threading.Thread(target=_exit_with, args=(parent.sentinel,), name="parent-watch", daemon=True).start()
@@ -63,7 +65,7 @@ def _worker_open() -> SearchIndex:
     global _worker_index
     if _worker_index is None:
         assert _worker_root is not None, "worker started without an index root"
-        _worker_index = SearchIndex.open(_worker_root)
+        _worker_index = SearchIndex.open(_worker_root, cache=_worker_cache)
     return _worker_index
 
 
@@ -93,22 +95,24 @@ def default_workers(cpus: int | None = None) -> int:
 class PooledIndex:
     """A `SearchIndex` whose searches run in `workers` processes (see the module docstring)."""
 
-    def __init__(self, local: SearchIndex, index_root: Path, workers: int) -> None:
+    def __init__(self, local: SearchIndex, index_root: Path, workers: int, *, cache: int = CACHE_BUDGET) -> None:
         self._local = local
         self._root = Path(index_root)
         self._workers = max(1, workers)
+        self._cache = cache
         self._lock = threading.Lock()
         self._pool: ProcessPoolExecutor | None = self._start()
 
     @classmethod
-    def open(cls, index_root: Path, workers: int) -> PooledIndex:
-        """Open the live generation here (raises `IndexMissing`), then start the workers."""
-        return cls(SearchIndex.open(index_root), index_root, workers)
+    def open(cls, index_root: Path, workers: int, *, cache: int = CACHE_BUDGET) -> PooledIndex:
+        """Open the live generation here (raises `IndexMissing`), then start the workers, each
+        keeping up to `cache` decoded postings (this process only answers when they fail)."""
+        return cls(SearchIndex.open(index_root, cache=cache), index_root, workers, cache=cache)
 
     def _start(self) -> ProcessPoolExecutor:
         # spawn, not fork: the parent runs threads (asyncio, PTB), and fork would copy their locks
         pool = ProcessPoolExecutor(self._workers, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=_worker_start, initargs=(str(self._root),))
+                                   initializer=_worker_start, initargs=(str(self._root), self._cache))
         for _ in range(self._workers):
             pool.submit(_worker_warm)
         return pool

@@ -116,3 +116,31 @@ def test_the_term_pool_writes_exactly_the_postings_whooshs_pool_writes(tmp_path:
     ours = postings(tmp_path / "ours")
     assert len(ours) > 10_000
     assert ours == postings(tmp_path / "whoosh")
+
+
+def test_search_cache_setting() -> None:
+    from bantin.bot.settings import SettingsError, load_settings
+    from bantin.index.engine import CACHE_BUDGET
+
+    assert load_settings({}).search_cache == CACHE_BUDGET  # 96 MB of 8-byte postings
+    assert load_settings({"BANTIN_SEARCH_CACHE_MB": "32"}).search_cache == 4_000_000
+    for bad in ("0", "7", "5000", "big"):
+        with pytest.raises(SettingsError, match="BANTIN_SEARCH_CACHE_MB"):
+            load_settings({"BANTIN_SEARCH_CACHE_MB": bad})
+
+
+def test_a_small_postings_cache_stays_small_and_finds_the_same(tmp_path: Path) -> None:
+    with ArticleStore(tmp_path / "articles.sqlite") as store:
+        store.upsert_many(synthetic(200))
+        rebuild_index(store, tmp_path / "index", workers=1)
+    expected = answers(tmp_path / "index")
+    with SearchIndex.open(tmp_path / "index", cache=300) as index:
+        for _ in range(2):
+            got = []
+            for query in QUERIES:
+                for sort in ("relevance", "newest"):
+                    page = index.search(query, per_page=10, sort=sort)
+                    got.append((page.total, [hit.id for hit in page.results]))
+                    engine = index._engine
+                    assert engine._cached <= 300 or len(engine._cache) == 1
+            assert got == expected
