@@ -234,7 +234,8 @@ def update_search_index(settings: Settings, store: ArticleStore, *, say: Message
     from bantin.index.maintenance import update_index
 
     with reporter(say, "phase_index", say.say("unit_articles"), quiet) as bar:
-        return _index_call(lambda: update_index(store, settings.index_root, progress=bar).to_json())
+        return _index_call(lambda: update_index(store, settings.index_root, progress=bar,
+                                                     batch=settings.index_batch).to_json())
 
 
 def describe_report(report: IngestReport, update: dict[str, object] | None, *, max_failures: int = 200,
@@ -311,7 +312,7 @@ def cmd_reindex(args: argparse.Namespace, settings: Settings) -> int:
     with ArticleStore(settings.store_path) as store, \
             reporter(say, "phase_index", say.say("unit_articles"), args.quiet) as bar:
         action = rebuild_index if args.full else update_index
-        update = _index_call(lambda: action(store, settings.index_root, progress=bar))
+        update = _index_call(lambda: action(store, settings.index_root, progress=bar, batch=settings.index_batch))
     if args.json:
         print(json.dumps(update.to_json(), ensure_ascii=False, indent=2))
     else:

@@ -22,7 +22,7 @@ from bantin.bot.digests.store import SubscriptionStore
 from bantin.bot.render import Renderer, number
 from bantin.bot.reply import Reply
 from bantin.index.layout import pointer_stamp
-from bantin.index.pool import PooledIndex
+from bantin.index.pool import CACHE_BUDGET, PooledIndex
 from bantin.index.searcher import IndexDamaged, IndexMissing, SearchIndex
 
 log = logging.getLogger(__name__)
@@ -49,6 +49,8 @@ class Services:
     clock: Callable[[], datetime] = utcnow
     #: Processes that run searches (index.pool); 0 searches in this process.
     search_workers: int = 0
+    #: Decoded postings each search process keeps (Settings.search_cache).
+    search_cache: int = CACHE_BUDGET
     #: Articles longer than this (characters of text) are read as one .txt file rather than a
     #: run of messages; 0 = always messages.
     read_document_chars: int = 12000
@@ -75,9 +77,10 @@ class Services:
     def _open_index(self) -> SearchIndex | PooledIndex | None:
         try:
             if self.search_workers > 0:
-                index: SearchIndex | PooledIndex = PooledIndex.open(self.index_root, self.search_workers)
+                index: SearchIndex | PooledIndex = PooledIndex.open(self.index_root, self.search_workers,
+                                                                    cache=self.search_cache)
             else:
-                index = SearchIndex.open(self.index_root)
+                index = SearchIndex.open(self.index_root, cache=self.search_cache)
         except IndexMissing:
             self.damage = None
             return None

@@ -58,9 +58,15 @@ class Settings:
     #: An article longer than this (characters of text) is read as one .txt file rather than a
     #: flood of messages; 0 = never a file.
     read_document_chars: int = 12000
-    #: Processes that run searches, so a busy bot uses more than one core; each holds its own
-    #: decoded index (about the index size in memory). None (`auto`) = one per core, at most 4.
+    #: Processes that run searches, so a busy bot uses more than one core; they share the mapped
+    #: index files and each holds bounded caches of its own. None (`auto`) = one per core, at most 4.
     search_workers: int | None = None
+    #: Articles per index segment in a full build: bounds each build process's memory (None =
+    #: the index's default, `index.bulk.BATCH`).
+    index_batch: int | None = None
+    #: Megabytes of decoded postings each search process keeps (the common words' lists); the
+    #: index files themselves are shared, this is per process.
+    search_cache_mb: int = 96
     #: Language of the command line's own output (summaries, progress, doctor): the editors'
     #: Vietnamese by default, `en` for an English-speaking operator.
     lang: str = "vi"
@@ -93,6 +99,11 @@ class Settings:
         from bantin.index.pool import default_workers
 
         return default_workers() if self.search_workers is None else self.search_workers
+
+    @property
+    def search_cache(self) -> int:
+        """`search_cache_mb` in postings, as `index.engine.Engine` counts them (8 bytes each)."""
+        return self.search_cache_mb * 1_000_000 // 8
 
     @property
     def store_path(self) -> Path:
@@ -138,6 +149,8 @@ ENV = {
     "scan_minutes": "BANTIN_SCAN_MINUTES",
     "read_document_chars": "BANTIN_READ_DOCUMENT_CHARS",
     "search_workers": "BANTIN_SEARCH_WORKERS",
+    "index_batch": "BANTIN_INDEX_BATCH",
+    "search_cache_mb": "BANTIN_SEARCH_CACHE_MB",
     "lang": "BANTIN_LANG",
     "feeds": "BANTIN_FEEDS",
     "feed_minutes": "BANTIN_FEED_MINUTES",
@@ -223,6 +236,12 @@ def _convert(name: str, raw: Any, where: str, default: Any) -> Any:
                 return None
             if not 0 <= int(raw) <= 16:
                 raise ValueError("cần số tiến trình từ 0 (tìm ngay trong tiến trình bot) đến 16, hoặc auto")
+            return int(raw)
+        if name == "search_cache_mb" and not 8 <= int(raw) <= 4096:
+            raise ValueError("cần từ 8 đến 4096 MB cho mỗi tiến trình tìm kiếm")
+        if name == "index_batch":
+            if not 500 <= int(raw) <= 1_000_000:
+                raise ValueError("cần từ 500 đến 1000000 bài mỗi phân đoạn chỉ mục")
             return int(raw)
         if isinstance(default, bool):
             return str(raw).lower() in {"1", "true", "yes", "on"}

@@ -17,6 +17,11 @@ from typing import Any
 from whoosh.codec.whoosh3 import LENGTHS_COLUMN, W3Codec, W3PerDocReader, _lenfield
 from whoosh.util.numeric import byte_to_length
 
+from bantin.index.mapped import install
+
+# Every reader and writer of our segments comes through here: read them from the map, not a copy.
+install()
+
 #: Field lengths are stored as one (lossy) byte; this is its decoding table.
 BYTE_TO_LENGTH = tuple(byte_to_length(b) for b in range(256))
 

@@ -28,10 +28,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from whoosh import index as whoosh_index
+from whoosh.codec.base import Segment
+from whoosh.reading import SegmentReader
+from whoosh.writing import SegmentWriter
 
 from bantin.articles.model import Article
 from bantin.articles.store import ArticleStore
-from bantin.index.bulk import LIMIT_MB, build_parallel
+from bantin.index.bulk import BATCH as BUILD_BATCH
+from bantin.index.bulk import LIMIT_MB, build_parallel, with_term_pool
 from bantin.index.codec import BantinCodec
 from bantin.index.layout import (
     LOCK,
@@ -54,6 +58,10 @@ BATCH = 1000
 #: Below this many articles a full build is faster in one process than in several.
 PARALLEL_MIN = 5000
 MAX_WORKERS = 4
+#: Segments written by catching up are merged while under this many documents, once there are
+#: `MERGE_FANOUT` of them (see `merge_small`).
+SMALL_SEGMENT = 2000
+MERGE_FANOUT = 6
 LOCK_TIMEOUT = 60.0
 
 
@@ -100,8 +108,12 @@ def update_index(
     *,
     progress: Progress | None = None,
     lock_timeout: float = LOCK_TIMEOUT,
+    batch: int | None = None,
 ) -> IndexUpdate:
-    """Apply the store's changes since the last update; build the index if there is none."""
+    """Apply the store's changes since the last update; build the index if there is none.
+
+    `batch`: articles per segment when this turns into a full build (default `index.bulk.BATCH`).
+    """
     started = time.perf_counter()
     index_root = Path(index_root)
     live = _usable_generation(index_root)
@@ -115,14 +127,14 @@ def update_index(
         live = _usable_generation(index_root)
         docs = _readable_docs(live) if live is not None else None
         if live is None or docs is None:
-            update = _rebuild_locked(store, index_root, progress, started, workers=None)
+            update = _rebuild_locked(store, index_root, progress, started, workers=None, batch=batch)
             return dataclasses.replace(update, repaired=live is not None)
         meta = read_meta(live)
         assert meta is not None
         pending = store.revision() - meta.rev  # at least the number of changed articles
         if pending >= PARALLEL_MIN and pending > docs:
             # mostly new (a first big ingest): a parallel full build is far quicker
-            return _rebuild_locked(store, index_root, progress, started, workers=None)
+            return _rebuild_locked(store, index_root, progress, started, workers=None, batch=batch)
         added, updated, deleted, rev = _catch_up(store, live, meta.rev, progress)
         _remove_stale(index_root)
         return IndexUpdate(added, updated, deleted, rev, time.perf_counter() - started, False, _doc_count(live))
@@ -145,22 +157,30 @@ def rebuild_index(
     progress: Progress | None = None,
     lock_timeout: float = LOCK_TIMEOUT,
     workers: int | None = None,
+    batch: int | None = None,
 ) -> IndexUpdate:
     """Build a fresh generation from the whole store and swap it in atomically.
 
-    `workers` processes share the build (default: one per core, up to 4, for large stores).
+    `workers` processes share the build (default: one per core, up to 4, for large stores); each
+    writes a segment every `batch` articles, which bounds its memory (see `index.bulk.BATCH`).
     """
     started = time.perf_counter()
     index_root = Path(index_root)
     with _writer_lock(index_root, lock_timeout):
-        return _rebuild_locked(store, index_root, progress, started, workers=workers)
+        return _rebuild_locked(store, index_root, progress, started, workers=workers, batch=batch)
 
 
 # -- building ----------------------------------------------------------------------------------
 
 
 def _rebuild_locked(
-    store: ArticleStore, index_root: Path, progress: Progress | None, started: float, *, workers: int | None
+    store: ArticleStore,
+    index_root: Path,
+    progress: Progress | None,
+    started: float,
+    *,
+    workers: int | None,
+    batch: int | None = None,
 ) -> IndexUpdate:
     _remove_stale(index_root)
     existing = [generation_number(g) or 0 for g in generations(index_root)]
@@ -168,7 +188,7 @@ def _rebuild_locked(
     shutil.rmtree(generation, ignore_errors=True)
     generation.mkdir(parents=True)
     try:
-        rev, docs = _build(store, generation, progress, workers)
+        rev, docs = _build(store, generation, progress, workers, max(1, batch or BUILD_BATCH))
         set_current(index_root, generation)
     except BaseException:
         # A full disk, a crash in a worker, a stop request: the live index stays, and so that
@@ -179,7 +199,9 @@ def _rebuild_locked(
     return IndexUpdate(docs, 0, 0, rev, time.perf_counter() - started, True, docs)
 
 
-def _build(store: ArticleStore, generation: Path, progress: Progress | None, workers: int | None) -> tuple[int, int]:
+def _build(
+    store: ArticleStore, generation: Path, progress: Progress | None, workers: int | None, batch: int
+) -> tuple[int, int]:
     """Index the whole store into the empty `generation`; returns (store revision, documents)."""
     ix = whoosh_index.create_in(str(generation), SCHEMA)
     rev = store.revision()  # read before the articles: later changes are caught up below
@@ -187,12 +209,15 @@ def _build(store: ArticleStore, generation: Path, progress: Progress | None, wor
     if workers is None:
         workers = min(os.cpu_count() or 1, MAX_WORKERS) if total >= PARALLEL_MIN else 1
     if workers > 1:
-        added = build_parallel(store.path, generation, workers=workers, total=total, progress=progress)
+        added = build_parallel(store.path, generation, workers=workers, total=total, progress=progress, batch=batch)
     else:
         added = 0
-        writer = ix.writer(codec=BantinCodec(), limitmb=LIMIT_MB)
+        writer = with_term_pool(ix.writer(codec=BantinCodec(), limitmb=LIMIT_MB))
         try:
             for article in store.iter_articles():
+                if added and added % batch == 0:  # a segment per batch, as in a parallel build
+                    writer.commit(merge=False)
+                    writer = with_term_pool(ix.writer(codec=BantinCodec(), limitmb=LIMIT_MB))
                 writer.add_document(**article_document(article))
                 added += 1
                 if progress is not None and added % 500 == 0:
@@ -200,7 +225,7 @@ def _build(store: ArticleStore, generation: Path, progress: Progress | None, wor
         except BaseException:
             writer.cancel()
             raise
-        writer.commit()
+        writer.commit(merge=False)
     if progress is not None:
         progress(added, total)
     rev = _catch_up(store, generation, rev, None)[3]
@@ -279,11 +304,34 @@ class _Session:
 
     def commit(self) -> None:
         self.searcher.close()
-        self.writer.commit()
+        self.writer.commit(mergetype=merge_small)
 
     def cancel(self) -> None:
         self.searcher.close()
         self.writer.cancel()
+
+
+def merge_small(writer: SegmentWriter, segments: list[Segment]) -> list[Segment]:
+    """Whoosh merge policy for catching up: merge the small segments, never the big ones.
+
+    Each catch-up writes a segment of its own (often a handful of articles), so small ones must be
+    merged or searches would look into ever more of them. Whoosh's default policy (MERGE_SMALL)
+    is no good here: its Fibonacci rule, given the ~25 batch-sized segments of a 141k full build,
+    would merge nearly all of them into the new one, rewriting the whole index to add 500
+    articles. This merges the segments under `SMALL_SEGMENT` documents together once there are
+    `MERGE_FANOUT` of them (so the cost of a merge stays under that size); bigger segments are
+    left as they are until the next full build.
+    """
+    small = [s for s in segments if s.doc_count_all() < SMALL_SEGMENT]
+    if len(small) < MERGE_FANOUT:
+        return segments
+    for segment in small:
+        reader = SegmentReader(writer.storage, writer.schema, segment)
+        try:
+            writer.add_reader(reader)
+        finally:
+            reader.close()
+    return [s for s in segments if s not in small]
 
 
 # -- housekeeping ------------------------------------------------------------------------------

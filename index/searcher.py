@@ -25,7 +25,7 @@ from whoosh.searching import Searcher
 
 from bantin.articles.model import parse_published, published_iso
 from bantin.index.budget import Budget, SearchTimeout, current_deadline
-from bantin.index.engine import Engine
+from bantin.index.engine import CACHE_BUDGET, Engine
 from bantin.index.layout import current_generation, dir_size, pointer_stamp, read_meta
 from bantin.index.query import clean_query, parse_query
 from bantin.index.ranking import Ranking
@@ -132,11 +132,13 @@ class SearchPage:
 class SearchIndex:
     """A thread-safe handle on the live index generation under `index_root`."""
 
-    def __init__(self, index_root: Path, generation: Path, searcher: Searcher) -> None:
+    def __init__(self, index_root: Path, generation: Path, searcher: Searcher, *, cache: int = CACHE_BUDGET) -> None:
         self._root = index_root
         self._generation = generation
         self._searcher = searcher
-        self._engine = Engine(searcher.reader())
+        #: decoded postings kept per reader (`Engine`'s budget, in postings of 8 bytes)
+        self._cache = cache
+        self._engine = Engine(searcher.reader(), budget=cache)
         self._stamp = pointer_stamp(index_root)
         self._lock = threading.RLock()
         self._suggester = Suggester()
@@ -149,9 +151,10 @@ class SearchIndex:
         return current_generation(Path(index_root)) is not None
 
     @classmethod
-    def open(cls, index_root: Path) -> SearchIndex:
+    def open(cls, index_root: Path, *, cache: int = CACHE_BUDGET) -> SearchIndex:
         """Open the live generation; raises `IndexMissing` when there is none, `IndexDamaged` when
-        its files cannot be read (at once: damage is told from a swap in progress, see below)."""
+        its files cannot be read (at once: damage is told from a swap in progress, see below).
+        `cache`: decoded postings kept in memory (see `index.engine.CACHE_BUDGET`)."""
         root = Path(index_root)
         for _ in range(_OPEN_RETRIES):
             generation = current_generation(root)
@@ -164,7 +167,7 @@ class SearchIndex:
             try:
                 searcher = _open_searcher(generation)
                 try:
-                    return cls(root, generation, searcher)
+                    return cls(root, generation, searcher, cache=cache)
                 except Exception as exc:  # decoding the postings read a damaged segment
                     searcher.close()
                     raise IndexDamaged(root, generation, _reason(exc)) from exc
@@ -204,13 +207,13 @@ class SearchIndex:
                     return  # try again on the next search; the old generation still works
                 self._searcher.close()
                 self._searcher, self._generation = searcher, generation
-                self._engine = Engine(searcher.reader())
+                self._engine = Engine(searcher.reader(), budget=self._cache)
             self._stamp = stamp
         try:
             if not self._searcher.up_to_date():
                 # refresh() closes what the old searcher held: it must not be closed again
                 self._searcher = self._searcher.refresh()
-                self._engine = Engine(self._searcher.reader())
+                self._engine = Engine(self._searcher.reader(), budget=self._cache)
         except (OSError, whoosh_index.EmptyIndexError):
             pass  # a commit is being written: keep the current reader for now
 

@@ -158,7 +158,8 @@ def reindex_now(settings: Settings, kind: str, progress: Progress) -> Outcome:
         progress.report(phase)
         action = rebuild_index if rebuild else update_index
         try:
-            update = action(store, settings.index_root, progress=_index_progress(progress, phase))
+            update = action(store, settings.index_root, progress=_index_progress(progress, phase),
+                            batch=settings.index_batch)
         except IndexBusy as exc:
             log.warning("index busy, store updated but index not: %s", exc)
             outcome.index_busy = True

@@ -77,7 +77,7 @@ def catch_up(desk: Desk) -> None:
 
     try:
         with ArticleStore(desk.settings.store_path) as store:
-            update = update_index(store, desk.settings.index_root)
+            update = update_index(store, desk.settings.index_root, batch=desk.settings.index_batch)
     except Exception as exc:  # the next /reindex, scan or start catches up; searching goes on
         log.warning("could not catch the search index up with the store: %s", exc)
     else:

@@ -100,6 +100,7 @@ async def post_init(application: App) -> None:
                                         subscriptions=SubscriptionStore(settings.state_path),
                                         digest_time=settings.digest_time, digest_size=settings.digest_size,
                                         search_workers=settings.search_processes,
+                                        search_cache=settings.search_cache,
                                         read_document_chars=settings.read_document_chars)
     # Open the index (and start the search workers) now, not on the first user's query. A missing
     # or damaged one does not stop the bot: start_upkeep (below) builds or repairs it.
