@@ -98,6 +98,16 @@ def test_feed_entries_and_redirects_to_internal_or_foreign_hosts_are_refused(
     assert "không tải" in reason and f"{len(entries) - 1}" in reason
 
 
+def test_a_dns_failure_on_the_site_is_a_transient_failure_not_a_refusal(store: ArticleStore, state: FetchState) -> None:
+    feed = "https://bao.vn/rss"
+    listing = rss("", [("https://mat-dns.bao.vn/tin/1", "Tin", NOW)]).encode()
+    internet = Internet({feed: httpx.Response(200, content=listing)})
+    report = run(store, state, internet, [feed])
+    assert report.refused == 0 and [w for w, _ in report.failed] == ["https://mat-dns.bao.vn/tin/1"]
+    assert "không tìm thấy máy chủ" in report.failed[0][1]
+    assert state.validators(feed) == (None, None)  # the feed is read in full again next time: the page is retried
+
+
 def test_a_canonical_url_on_another_host_is_ignored(store: ArticleStore, state: FetchState) -> None:
     feed = "https://www.bao.vn/rss"
     page = "https://www.bao.vn/tin/1.html"

@@ -23,7 +23,7 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
-from bantin.articles.web.scope import Refused, Resolver, Scope, check_public, resolve
+from bantin.articles.web.scope import Refused, Resolver, Scope, Unresolved, check_public, resolve
 
 MAX_BYTES = 5 * 1024 * 1024
 REDIRECTS = {301, 302, 303, 307, 308}
@@ -163,6 +163,8 @@ class PoliteClient:
                 scope.check(url)
             if not self.config.allow_private:
                 check_public(parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80), self.resolve)
+        except Unresolved as exc:  # as a failed connection was before the check: retried next poll
+            raise FetchError(str(exc), transient=True) from None
         except (Refused, ValueError) as exc:
             raise Forbidden(str(exc) if isinstance(exc, Refused) else "địa chỉ không hợp lệ") from None
 

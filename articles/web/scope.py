@@ -28,11 +28,15 @@ DEFAULT_PORTS = {"http": 80, "https": 443}
 
 OUTSIDE = "địa chỉ nằm ngoài trang của báo (BANTIN_FEEDS), không tải"
 PRIVATE = "địa chỉ thuộc mạng nội bộ, không tải"
-UNRESOLVED = "không tìm thấy máy chủ của địa chỉ này"
+UNRESOLVED = "không tìm thấy máy chủ của địa chỉ này (lỗi DNS)"
 
 
 class Refused(Exception):
     """A URL outside the scope; the message is short and names no internal detail."""
+
+
+class Unresolved(Exception):
+    """The host's name did not resolve now: worth trying again later, unlike a refusal."""
 
 
 def registrable(host: str) -> str:
@@ -86,7 +90,7 @@ def check_public(host: str, port: int, resolve: Resolver) -> None:
     try:
         addresses = [host] if _is_ip(host) else resolve(host, port)
     except (OSError, UnicodeError):
-        raise Refused(UNRESOLVED) from None
+        raise Unresolved(UNRESOLVED) from None
     if not addresses or not all(ipaddress.ip_address(a.split("%")[0]).is_global for a in addresses):
         raise Refused(PRIVATE)
 
