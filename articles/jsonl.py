@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import gzip
-import io
 import json
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +12,13 @@ from typing import BinaryIO, cast
 
 from bantin.articles.model import Article, parse_published
 from bantin.articles.text import clean_text, split_paragraphs
+
+#: Longest line (one record) read, in bytes: the longest article of the 35k archive is 50 KB,
+#: and a raw page may be 5 MB (`MAX_PAGE_BYTES`). A longer line is skipped and reported.
+MAX_LINE_BYTES = 4 * 2**20
+#: Most bytes read from one export, after decompression (the 35k archive is 125 MB): a gzip
+#: bomb stops here, reported, keeping the records read before.
+MAX_EXPORT_BYTES = 2 * 2**30
 
 
 @dataclass(frozen=True)
@@ -34,29 +41,63 @@ def read_jsonl(path: Path, *, on_read: Callable[[int], None] | None = None) -> I
     the scanned folders, which are absolute, and a relative source would never match.
     `on_read(bytes)`: told every few hundred lines how far into the file (compressed bytes) the
     reading is, so one big export can show progress.
+
+    Lines are read as bytes with a cap (`MAX_LINE_BYTES`) and the file as a whole with another
+    (`MAX_EXPORT_BYTES`, decompressed): a one-line dump or a gzip bomb is reported, not held
+    in memory. Each line is decoded on its own, so bad UTF-8 costs only its line.
     """
     path = path.resolve()
     try:
         with open(path, "rb") as file:
             raw = cast(BinaryIO, gzip.GzipFile(fileobj=file) if path.name.lower().endswith(".gz") else file)
-            stream = io.TextIOWrapper(raw, encoding="utf-8-sig", errors="strict")
-            lineno = 0
-            while True:
-                lineno += 1
-                if on_read is not None and lineno % 256 == 0:
-                    on_read(file.tell())
-                try:
-                    line = stream.readline()
-                except (UnicodeDecodeError, OSError, EOFError) as exc:
-                    yield RecordError(f"{path}:{lineno}", f"không đọc được tệp: {exc}")
-                    return
-                if not line:
-                    return
-                if not line.strip():
-                    continue
-                yield record_to_article(line, where=f"{path}:{lineno}", source=str(path))
+            yield from _records(raw, path, lambda: file.tell(), on_read)
     except OSError as exc:
         yield RecordError(str(path), f"không mở được tệp: {exc.strerror or exc}")
+
+
+def _records(
+    raw: BinaryIO, path: Path, tell: Callable[[], int], on_read: Callable[[int], None] | None
+) -> Iterator[Article | RecordError]:
+    """The records of one open export; see `read_jsonl`."""
+    limit, budget = MAX_LINE_BYTES, MAX_EXPORT_BYTES  # read once: tests lower them
+    total = lineno = 0
+    while True:
+        lineno += 1
+        where = f"{path}:{lineno}"
+        if on_read is not None and lineno % 256 == 0:
+            on_read(tell())
+        try:
+            line = raw.readline(limit + 1)
+            total += len(line)
+            too_long = len(line) > limit
+            chunk = line
+            while too_long and not chunk.endswith(b"\n") and total <= budget:  # skip to the next line
+                chunk = raw.readline(limit)
+                if not chunk:
+                    break
+                total += len(chunk)
+        except (OSError, EOFError, zlib.error) as exc:
+            yield RecordError(where, f"không đọc được tệp: {exc}")
+            return
+        if total > budget:
+            yield RecordError(where, f"tệp quá lớn khi giải nén (hơn {_mb(budget)}): ngừng đọc tệp từ dòng này")
+            return
+        if too_long:
+            yield RecordError(where, f"dòng quá dài (hơn {_mb(limit)})")
+            continue
+        if not line:
+            return
+        try:
+            text = line.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            yield RecordError(where, "dòng không phải văn bản UTF-8")
+            continue
+        if text.strip():
+            yield record_to_article(text, where=where, source=str(path))
+
+
+def _mb(size: int) -> str:
+    return f"{size / 2**20:g} MB"
 
 
 def where_file(where: str) -> str:
@@ -71,6 +112,10 @@ def record_to_article(line: str, *, where: str, source: str) -> Article | Record
         record = json.loads(line)
     except json.JSONDecodeError as exc:
         return RecordError(where, f"JSON không hợp lệ: {exc.msg}")
+    except RecursionError:  # thousands of nested brackets: the C parser gives up
+        return RecordError(where, "JSON không hợp lệ: lồng nhau quá sâu")
+    except ValueError as exc:  # e.g. an integer of more than 4300 digits
+        return RecordError(where, f"JSON không hợp lệ: {str(exc)[:60]}")
     if not isinstance(record, dict):
         return RecordError(where, "dòng không phải là một đối tượng JSON")
     raw_id = record.get("id")

@@ -114,6 +114,7 @@ class ArticleStore:
         seen_at = (now or utcnow()).isoformat()
         outcomes: list[str] = []
         with self._db:
+            self._begin_write()
             existing = self._hashes([a.id for a in articles])
             rev = self.revision()
             for article in articles:
@@ -138,6 +139,7 @@ class ArticleStore:
         """Remove articles, leaving tombstones so the index drops them too."""
         removed = 0
         with self._db:
+            self._begin_write()
             rev = self.revision()
             for article_id in ids:
                 cur = self._db.execute("DELETE FROM articles WHERE id = ?", (article_id,))
@@ -197,7 +199,20 @@ class ArticleStore:
             last = rows[-1][0]
 
     def changes_since(self, rev: int, *, limit: int | None = None) -> Change:
-        """What changed after revision `rev` (all of it unless `limit` caps the upserts)."""
+        """What changed after revision `rev` (all of it unless `limit` caps the upserts).
+
+        Rows, tombstones and the top revision come from one read transaction (one WAL snapshot):
+        a write committed meanwhile must not be counted as covered without being returned.
+        """
+        if self._db.in_transaction:  # inside our own write: it already sees a stable state
+            return self._changes_since(rev, limit)
+        self._db.execute("BEGIN")
+        try:
+            return self._changes_since(rev, limit)
+        finally:
+            self._db.rollback()  # read only: nothing to keep
+
+    def _changes_since(self, rev: int, limit: int | None) -> Change:
         sql = f"SELECT {self._columns} FROM articles WHERE rev > ? ORDER BY rev"
         params: tuple[int, ...] = (rev,)
         if limit is not None:
@@ -267,6 +282,15 @@ class ArticleStore:
             rows = self._db.execute(f"SELECT id, content_hash, source FROM articles WHERE id IN ({marks})", chunk)
             found.update((aid, (digest, source)) for aid, digest, source in rows)
         return found
+
+    def _begin_write(self) -> None:
+        """Take the write lock before the revision is read.
+
+        Python's implicit BEGIN only comes with the first INSERT, so two writers (the bot's scan and
+        a cron'd `bantin ingest`) could both read revision N and hand out the same numbers, even
+        lower the store's revision: the index would then skip their articles for good.
+        """
+        self._db.execute("BEGIN IMMEDIATE")
 
     def _set_rev(self, rev: int) -> None:
         self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('rev', ?)", (str(rev),))

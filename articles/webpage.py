@@ -313,6 +313,10 @@ class _Metadata:
             if not candidate:
                 continue
             absolute = urljoin(self.url or "", candidate.strip())
+            # A canonical URL on another host would let any page choose another article's id
+            # (and overwrite it) while showing that article's link: only the page's host counts.
+            if self.url and host_of(absolute) != host_of(self.url):
+                continue
             if absolute.startswith(("http://", "https://")):
                 return normalize_url(absolute)
         return None

@@ -52,6 +52,7 @@ def test_fresh_install_follows_the_website_into_search_and_the_digest(fake: Fake
     publish(site, [first])
     reader, subscriber = 7101, 7102
     with running_bot(fake, data, BANTIN_FEEDS=site.url + "/rss", BANTIN_FEED_MINUTES=str(POLL_MINUTES),
+                     BANTIN_FEED_ALLOW_PRIVATE="1",  # the site is on 127.0.0.1
                      BANTIN_SOURCES=str(tmp_path / "empty")):
         deadline = time.monotonic() + 60
         while "Tơng Jú" not in (text := search(fake, reader, "nha van hoa tong ju")):  # the first poll

@@ -60,6 +60,7 @@ def test_settings_file_list(tmp_path: Path) -> None:
 
 def test_bantin_fetch_once(site: Website, tmp_path: Path) -> None:
     env = {**os.environ, "BANTIN_DATA_DIR": str(tmp_path / "data"), "BANTIN_FEEDS": site.url + "/rss",
+           "BANTIN_FEED_ALLOW_PRIVATE": "1",  # the site is on 127.0.0.1
            "BANTIN_FEED_RATE": "0"}
     result = subprocess.run([sys.executable, "-m", "bantin.bot.cli", "fetch", "--once", "--json", "-q"], cwd=ROOT,
                             env=env, capture_output=True, text=True, timeout=120)
@@ -82,7 +83,9 @@ def test_bantin_fetch_once(site: Website, tmp_path: Path) -> None:
     assert without.returncode == 2 and "BANTIN_FEEDS" in without.stderr
 
 
-async def test_runner_polls_the_website_and_reindex_includes_it(site: Website, tmp_path: Path) -> None:
+async def test_runner_polls_the_website_and_reindex_includes_it(site: Website, tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BANTIN_FEED_ALLOW_PRIVATE", "1")  # the site is on 127.0.0.1
     src = tmp_path / "src"
     src.mkdir()
     settings = Settings(data_dir=tmp_path / "data", sources=(src,), feeds=(site.url + "/rss",), feed_rate=0)

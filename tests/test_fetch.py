@@ -36,7 +36,10 @@ def state(tmp_path: Path) -> Iterator[FetchState]:
 
 
 def client(**options: object) -> PoliteClient:
-    config = {"user_agent": UA, "per_host_rate": 0.0, "timeout": 2.0, "retries": 2, "backoff": 0.0, **options}
+    # The local site is on 127.0.0.1: private addresses are allowed explicitly (tests/test_fetch_scope.py
+    # checks they are refused by default).
+    config = {"user_agent": UA, "per_host_rate": 0.0, "timeout": 2.0, "retries": 2, "backoff": 0.0,
+              "allow_private": True, **options}
     return PoliteClient(ClientConfig(**config))  # type: ignore[arg-type]
 
 

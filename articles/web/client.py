@@ -13,6 +13,7 @@ request at a time, so the per-host limit is simple and exact.
 from __future__ import annotations
 
 import email.utils
+import os
 import threading
 import time
 import urllib.robotparser
@@ -22,11 +23,18 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
+from bantin.articles.web.scope import Refused, Resolver, Scope, Unresolved, check_public, resolve
+
 MAX_BYTES = 5 * 1024 * 1024
 REDIRECTS = {301, 302, 303, 307, 308}
 HTTP_REASONS = {400: "yêu cầu sai", 401: "cần đăng nhập", 403: "bị cấm truy cập", 404: "không tìm thấy",
                 410: "đã bị gỡ", 429: "gửi yêu cầu quá nhanh", 500: "lỗi máy chủ", 502: "cổng lỗi",
                 503: "máy chủ quá tải", 504: "máy chủ quá chậm"}
+
+
+def _allow_private_from_env() -> bool:
+    """BANTIN_FEED_ALLOW_PRIVATE=1: a newsroom whose site is on its own network (and the tests)."""
+    return os.environ.get("BANTIN_FEED_ALLOW_PRIVATE", "").strip().lower() in ("1", "true", "yes")
 
 
 class FetchError(Exception):
@@ -53,6 +61,9 @@ class ClientConfig:
     max_redirects: int = 5
     #: Seconds a host's robots.txt is trusted before it is fetched again.
     robots_ttl: float = 3600.0
+    #: Fetch hosts on loopback, private and link-local addresses too. Off: a feed or a redirect
+    #: must not reach the bot's own network. On only by BANTIN_FEED_ALLOW_PRIVATE=1 or explicitly.
+    allow_private: bool = field(default_factory=_allow_private_from_env)
 
 
 @dataclass(frozen=True)
@@ -82,12 +93,18 @@ class _Robots:
     blocked_reason: str | None = None  # robots.txt unreachable: nothing allowed, for this reason
 
 
+class Forbidden(FetchError):
+    """A URL outside the newspaper's sites or on an internal address: never requested."""
+
+
 class PoliteClient:
     """`get(url)` → Response (200, or 304 with validators), else FetchError."""
 
     def __init__(self, config: ClientConfig, *, transport: httpx.BaseTransport | None = None,
-                 sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic) -> None:
+                 sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic,
+                 resolve: Resolver = resolve) -> None:
         self.config = config
+        self.resolve = resolve
         self.sleep = sleep
         self.clock = clock
         self._http = httpx.Client(
@@ -111,7 +128,10 @@ class PoliteClient:
 
     # -- public -----------------------------------------------------------------------------------
 
-    def get(self, url: str, *, etag: str | None = None, last_modified: str | None = None) -> Response:
+    def get(self, url: str, *, etag: str | None = None, last_modified: str | None = None,
+            scope: Scope | None = None) -> Response:
+        """`scope`: the sites the URL and every redirect must stay on (Forbidden otherwise); every
+        host must also be on a public address unless `allow_private`. Checked before any request."""
         headers = {}
         if etag:
             headers["If-None-Match"] = etag
@@ -120,6 +140,7 @@ class PoliteClient:
         for _hop in range(self.config.max_redirects + 1):
             if urlsplit(url).scheme not in ("http", "https"):
                 raise FetchError(f"địa chỉ không phải http(s): {url[:100]}")
+            self._check_allowed(url, scope)
             self._check_robots(url)
             status, body, answer = self._with_retries(url, headers)
             if status in REDIRECTS and answer.get("location"):
@@ -134,6 +155,18 @@ class PoliteClient:
             raise FetchError(f"máy chủ trả lỗi HTTP {status}" + (f" ({reason})" if reason else ""),
                              transient=status >= 500 or status == 429)
         raise FetchError(f"chuyển hướng quá {self.config.max_redirects} lần")
+
+    def _check_allowed(self, url: str, scope: Scope | None) -> None:
+        parts = urlsplit(url)
+        try:
+            if scope is not None:
+                scope.check(url)
+            if not self.config.allow_private:
+                check_public(parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80), self.resolve)
+        except Unresolved as exc:  # as a failed connection was before the check: retried next poll
+            raise FetchError(str(exc), transient=True) from None
+        except (Refused, ValueError) as exc:
+            raise Forbidden(str(exc) if isinstance(exc, Refused) else "địa chỉ không hợp lệ") from None
 
     # -- robots.txt ---------------------------------------------------------------------------------
 

@@ -19,8 +19,9 @@ from bantin.articles.ingest import IngestReport
 from bantin.articles.model import Article
 from bantin.articles.rawpage import PageError
 from bantin.articles.store import ArticleStore
-from bantin.articles.web.client import FetchError, PoliteClient
+from bantin.articles.web.client import FetchError, Forbidden, PoliteClient
 from bantin.articles.web.feeds import Entry, FeedError, Listing, parse_listing
+from bantin.articles.web.scope import Scope
 from bantin.articles.web.state import FetchState
 from bantin.articles.webpage import looks_like_html, normalize_url, parse_webpage
 
@@ -49,11 +50,13 @@ class FetchReport(IngestReport):
     duplicates: int = 0  # same content under another URL, or the same canonical URL twice
     old: int = 0  # listed with a lastmod older than the horizon
     left: int = 0  # over this poll's page budget: next poll
+    refused: int = 0  # outside the feeds' sites or on an internal address: never requested
     requests: int = 0
 
     def to_json(self) -> dict[str, object]:
         return {**super().to_json(), "feeds": self.feeds, "pages": self.pages, "not_modified": self.not_modified,
-                "duplicates": self.duplicates, "old": self.old, "left": self.left, "requests": self.requests}
+                "duplicates": self.duplicates, "old": self.old, "left": self.left, "refused": self.refused,
+                "requests": self.requests}
 
 
 def poll(
@@ -71,7 +74,7 @@ def poll(
     started = datetime.now(UTC)
     now = now or started
     report = FetchReport()
-    poller = _Poller(store, state, client, report, now - horizon, max_pages)
+    poller = _Poller(store, state, client, report, now - horizon, max_pages, Scope.of_feeds(feeds))
     for number, feed in enumerate(feeds):
         tick = functools.partial(progress, number, len(feeds)) if progress else None
         if tick:
@@ -87,8 +90,10 @@ def poll(
 
 class _Poller:
     def __init__(self, store: ArticleStore, state: FetchState, client: PoliteClient, report: FetchReport,
-                 oldest: datetime, max_pages: int) -> None:
+                 oldest: datetime, max_pages: int, scope: Scope) -> None:
         self.store, self.state, self.client, self.report = store, state, client, report
+        self.scope = scope
+        self.refused: list[tuple[str, str]] = []  # (url, reason) refused while reading one feed
         self.oldest = oldest
         self.max_pages = max_pages
         self.listed: set[str] = set()  # article URLs already handled in this poll
@@ -107,10 +112,12 @@ class _Poller:
             return
         self.store.clear_failures([url])
         entries = [e for listing, _ in listings for e in listing.entries]
+        self.refused = []
         for done, entry in enumerate(entries):
             retry_later |= not self.page(entry)
             if tick and done % 10 == 0:
                 tick()  # progress, and where a stopping bot interrupts the poll
+        self._report_refused()
         if not retry_later:
             for _listing, validators in listings:
                 if validators is not None:
@@ -120,7 +127,7 @@ class _Poller:
         """The listing at `url` and, for a sitemap index, its sitemaps (bounded); with the
         validators to save afterwards. A 304 lists nothing."""
         etag, modified = self.state.validators(url)
-        response = self.client.get(url, etag=etag, last_modified=modified)
+        response = self.client.get(url, etag=etag, last_modified=modified, scope=self.scope)
         if response.status == 304:
             self.report.not_modified += 1
             return []
@@ -161,7 +168,7 @@ class _Poller:
             return False
         etag, modified = self.state.validators(url) if seen is not None else (None, None)
         try:
-            response = self.client.get(url, etag=etag, last_modified=modified)
+            response = self.client.get(url, etag=etag, last_modified=modified, scope=self.scope)
             if response.status == 304:
                 self.report.not_modified += 1
                 self.state.remember(url, canonical=seen.canonical if seen else None,
@@ -172,6 +179,11 @@ class _Poller:
             if response.content_type not in HTML_TYPES and not looks_like_html(response.body):
                 raise PageError(f"không phải trang HTML ({response.content_type})")
             article = parse_webpage(response.body, url=response.url, charset=response.charset)
+        except Forbidden as exc:
+            # Not a failure of the page (nothing to retry) but the feed's: reported once per feed.
+            self.report.refused += 1
+            self.refused.append((url, str(exc)))
+            return True
         except (FetchError, PageError) as exc:
             self._fail(url, str(exc))
             return False
@@ -196,6 +208,15 @@ class _Poller:
         self.state.remember(url, canonical=article.url, content_hash=digest, article_id=article.id)
         self.state.save_validators(url, headers.get("etag"), headers.get("last-modified"))
         self.store.clear_failures([url])
+
+    def _report_refused(self) -> None:
+        """One /failed line for all the URLs a feed listed that were refused: a feed listing
+        thousands of internal addresses must not flood the editors' list."""
+        if not self.refused:
+            return
+        url, reason = self.refused[0]
+        others = len(self.refused) - 1
+        self._fail(url, reason + (f" (và {others} địa chỉ khác bị từ chối)" if others else ""))
 
     def _too_old(self, entry: Entry) -> bool:
         return entry.modified is not None and entry.modified < self.oldest
