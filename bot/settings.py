@@ -73,11 +73,13 @@ class Settings:
     #: The newspaper's own website: RSS/Atom feeds and sitemaps to follow (empty = none), how
     #: often `bantin run` polls them (minutes; 0 = only /reindex and `bantin fetch`), requests a
     #: second to one host (0 = no limit, for a local benchmark only), and who the site's admin
-    #: can write to about our robot (it goes into the User-Agent).
+    #: can write to about our robot (it goes into the User-Agent), and whether the site may be
+    #: on loopback/private addresses (a site inside the newsroom's network; off by default).
     feeds: tuple[str, ...] = ()
     feed_minutes: float = 15.0
     feed_rate: float = 1.0
     feed_contact: str = ""
+    feed_allow_private: bool = False
 
     @property
     def user_agent(self) -> str:
@@ -156,6 +158,7 @@ ENV = {
     "feed_minutes": "BANTIN_FEED_MINUTES",
     "feed_rate": "BANTIN_FEED_RATE",
     "feed_contact": "BANTIN_FEED_CONTACT",
+    "feed_allow_private": "BANTIN_FEED_ALLOW_PRIVATE",
 }
 
 

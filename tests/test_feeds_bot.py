@@ -85,10 +85,10 @@ def test_bantin_fetch_once(site: Website, tmp_path: Path) -> None:
 
 async def test_runner_polls_the_website_and_reindex_includes_it(site: Website, tmp_path: Path,
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("BANTIN_FEED_ALLOW_PRIVATE", "1")  # the site is on 127.0.0.1
     src = tmp_path / "src"
     src.mkdir()
-    settings = Settings(data_dir=tmp_path / "data", sources=(src,), feeds=(site.url + "/rss",), feed_rate=0)
+    settings = Settings(data_dir=tmp_path / "data", sources=(src,), feeds=(site.url + "/rss",), feed_rate=0,
+                        feed_allow_private=True)  # the site is on 127.0.0.1
     audit = au.AuditLog(settings.state_path)
     runner = ReindexRunner(settings, audit, interval=0.01)
     run, started = runner.start(FETCH, Silent())

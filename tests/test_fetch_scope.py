@@ -19,6 +19,8 @@ from bantin.articles.web.fetch import poll
 from bantin.articles.web.scope import Refused, Scope, registrable
 from bantin.articles.web.state import FetchState
 from bantin.articles.webpage import page_url_id, parse_webpage
+from bantin.bot.newsroom.feeds import client_config
+from bantin.bot.settings import load_settings
 from tests.website import Website, article_html, rss
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -130,9 +132,8 @@ def test_parse_webpage_keeps_a_canonical_only_on_the_page_host() -> None:
 
 
 def test_a_local_site_is_refused_unless_private_addresses_are_allowed(
-    store: ArticleStore, state: FetchState, monkeypatch: pytest.MonkeyPatch
+    store: ArticleStore, state: FetchState
 ) -> None:
-    monkeypatch.delenv("BANTIN_FEED_ALLOW_PRIVATE", raising=False)
     assert ClientConfig(user_agent=UA).allow_private is False
     with Website() as site:
         site.page("/tin/1.html", article_html("Tin trên máy nội bộ", BODY, published=NOW.isoformat()))
@@ -140,8 +141,7 @@ def test_a_local_site_is_refused_unless_private_addresses_are_allowed(
         with PoliteClient(ClientConfig(user_agent=UA, per_host_rate=0.0)) as client:
             refused = poll(store, state, client, [site.url + "/rss"])
         assert site.hits == [] and store.count() == 0 and refused.failed[0][1] == "địa chỉ thuộc mạng nội bộ, không tải"
-        monkeypatch.setenv("BANTIN_FEED_ALLOW_PRIVATE", "1")
-        with PoliteClient(ClientConfig(user_agent=UA, per_host_rate=0.0)) as client:
+        with PoliteClient(ClientConfig(user_agent=UA, per_host_rate=0.0, allow_private=True)) as client:
             allowed = poll(store, state, client, [site.url + "/rss"])
         assert allowed.added == 1 and allowed.failed == []
 
@@ -167,3 +167,12 @@ def test_scope_never_admits_a_host_outside_the_feed_site(host: str) -> None:
         assert host != "bao.vn" and not host.endswith(".bao.vn")
     else:
         assert host == "bao.vn" or host.endswith(".bao.vn")
+
+
+def test_the_setting_reaches_the_client(tmp_path: Path) -> None:
+    """BANTIN_FEED_ALLOW_PRIVATE is a setting like the others (environment or bantin.toml), off by default."""
+    assert client_config(load_settings({})).allow_private is False
+    assert client_config(load_settings({"BANTIN_FEED_ALLOW_PRIVATE": "1"})).allow_private is True
+    toml = tmp_path / "bantin.toml"
+    toml.write_text("feed_allow_private = true\n")
+    assert client_config(load_settings({}, config=toml)).allow_private is True

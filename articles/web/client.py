@@ -13,7 +13,6 @@ request at a time, so the per-host limit is simple and exact.
 from __future__ import annotations
 
 import email.utils
-import os
 import threading
 import time
 import urllib.robotparser
@@ -30,11 +29,6 @@ REDIRECTS = {301, 302, 303, 307, 308}
 HTTP_REASONS = {400: "yêu cầu sai", 401: "cần đăng nhập", 403: "bị cấm truy cập", 404: "không tìm thấy",
                 410: "đã bị gỡ", 429: "gửi yêu cầu quá nhanh", 500: "lỗi máy chủ", 502: "cổng lỗi",
                 503: "máy chủ quá tải", 504: "máy chủ quá chậm"}
-
-
-def _allow_private_from_env() -> bool:
-    """BANTIN_FEED_ALLOW_PRIVATE=1: a newsroom whose site is on its own network (and the tests)."""
-    return os.environ.get("BANTIN_FEED_ALLOW_PRIVATE", "").strip().lower() in ("1", "true", "yes")
 
 
 class FetchError(Exception):
@@ -62,8 +56,8 @@ class ClientConfig:
     #: Seconds a host's robots.txt is trusted before it is fetched again.
     robots_ttl: float = 3600.0
     #: Fetch hosts on loopback, private and link-local addresses too. Off: a feed or a redirect
-    #: must not reach the bot's own network. On only by BANTIN_FEED_ALLOW_PRIVATE=1 or explicitly.
-    allow_private: bool = field(default_factory=_allow_private_from_env)
+    #: must not reach the bot's own network (the bot's setting BANTIN_FEED_ALLOW_PRIVATE).
+    allow_private: bool = False
 
 
 @dataclass(frozen=True)

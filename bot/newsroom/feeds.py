@@ -16,7 +16,8 @@ from bantin.bot.settings import Settings
 
 
 def client_config(settings: Settings) -> ClientConfig:
-    return ClientConfig(user_agent=settings.user_agent, per_host_rate=settings.feed_rate)
+    return ClientConfig(user_agent=settings.user_agent, per_host_rate=settings.feed_rate,
+                        allow_private=settings.feed_allow_private)
 
 
 def fetch_feeds(settings: Settings, store: ArticleStore,
