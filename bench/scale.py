@@ -8,7 +8,7 @@ For each scale ×N the archive is the 35k corpus N times, copy k > 1 of an artic
 (git-ignored; built once, ~1 min per 35k articles). Then, every phase in its own process:
 
 - full build (`rebuild_index`, default workers) of `scale-xN/index`: time, articles/s, and the peak
-  of the build's total PSS (the build process and its workers, sampled from /proc every 0.5 s)
+  of the build's total PSS (the build process and its workers, sampled from /proc every second)
   beside the largest single process's peak RSS (getrusage);
 - no-op reindex (`update_index` with nothing to do) and the index's size on disk;
 - search p50/p95: the query set searched in a fresh process on that index, as bench/search.py does;
@@ -32,7 +32,6 @@ The fake server, the simulated users and the bot share this machine's cores.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
 import json
 import os
@@ -53,6 +52,7 @@ sys.path.insert(0, str(ROOT))
 
 from bantin.articles.model import Article  # noqa: E402
 from bantin.articles.store import ArticleStore  # noqa: E402
+from bench.procmem import PeakPss, cpu_seconds, pss_mb, tree  # noqa: E402
 from bench.search import CACHE, CORPUS, ensure_store, percentile, phase_build, phase_noop, phase_search, run_phase  # noqa: E402
 
 SEED = 20261130
@@ -144,89 +144,6 @@ def citizen_queries(titles: Sequence[str], count: int, *, seed: int = SEED) -> l
         seen.add(key)
         queries.append(key if len(queries) % 2 else query)
     return queries
-
-
-# -- memory from /proc -------------------------------------------------------------------------
-
-
-def parse_pss_kb(smaps_rollup: str) -> int:
-    """The `Pss:` figure (KiB) of a /proc/<pid>/smaps_rollup text; 0 when absent."""
-    match = re.search(r"^Pss:\s+(\d+)\s+kB", smaps_rollup, re.MULTILINE)
-    return int(match.group(1)) if match else 0
-
-
-def descendants(root: int, parents: dict[int, int]) -> list[int]:
-    """Every process below `root` in a pid → parent pid map (not `root` itself)."""
-    children: dict[int, list[int]] = {}
-    for pid, ppid in parents.items():
-        children.setdefault(ppid, []).append(pid)
-    found: list[int] = []
-    todo = list(children.get(root, []))
-    while todo:
-        pid = todo.pop()
-        found.append(pid)
-        todo.extend(children.get(pid, []))
-    return sorted(found)
-
-
-def _parent_map() -> dict[int, int]:
-    parents: dict[int, int] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-        except OSError:
-            continue
-        # comm may hold spaces and parentheses: the fields after the last ')' are fixed
-        parents[int(entry)] = int(stat.rsplit(")", 1)[1].split()[1])
-    return parents
-
-
-def tree(root: int, *, include_root: bool = True) -> list[int]:
-    return ([root] if include_root else []) + descendants(root, _parent_map())
-
-
-def pss_mb(pids: Iterable[int]) -> float:
-    total = 0
-    for pid in pids:
-        with contextlib.suppress(OSError):  # ended between the listing and the read
-            total += parse_pss_kb(Path(f"/proc/{pid}/smaps_rollup").read_text())
-    return total / 1024
-
-
-def cpu_seconds(pids: Iterable[int]) -> float:
-    ticks = 0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        ticks += int(fields[11]) + int(fields[12])  # utime, stime
-    return ticks / os.sysconf("SC_CLK_TCK")
-
-
-class PeakPss:
-    """Samples the total PSS of this process's descendants in a thread; `peak` is the largest."""
-
-    def __init__(self, every: float = 0.5) -> None:
-        self.every = every
-        self.peak = 0.0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="pss-sampler", daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.peak = max(self.peak, pss_mb(tree(os.getpid(), include_root=False)))
-            self._stop.wait(self.every)
-
-    def __enter__(self) -> PeakPss:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
 
 
 # -- the bot -----------------------------------------------------------------------------------
@@ -491,6 +408,11 @@ def format_table(results: dict[int, dict[str, Any]], levels: Sequence[int]) -> s
 # -- main --------------------------------------------------------------------------------------
 
 
+def _load() -> str:
+    """The 1/5/15-minute load averages: the figures move with what else this machine runs."""
+    return " / ".join(f"{v:.1f}" for v in os.getloadavg())
+
+
 def _ints(text: str) -> list[int]:
     return [int(part) for part in text.split(",") if part.strip()]
 
@@ -517,16 +439,18 @@ def main(argv: Sequence[str] | None = None) -> int:
           f"sharing the queries", flush=True)
     print("bench settings for `bantin run`: " + " ".join(f"{k}={v}" for k, v in BENCH_ENV.items())
           + " (per-user limit raised, flood limiter off); search workers: default", flush=True)
+    print(f"load average at start: {_load()} on {os.cpu_count()} cores", flush=True)
     results: dict[int, dict[str, Any]] = {}
     for scale in args.scales:
         results[scale] = bench_scale(scale, queries, args.users, largest=scale == max(args.scales), keep=args.keep)
     print()
     print(format_table(results, args.users))
     print(f"\nMB = MiB; PSS summed over `bantin run` and all its descendants from /proc/<pid>/smaps_rollup; "
-          f"{time.perf_counter() - started:.0f} s in all")
+          f"{time.perf_counter() - started:.0f} s in all; load average at the end: {_load()}")
     if args.json:
-        args.json.write_text(json.dumps({"queries": len(queries), "users": args.users, "settings": BENCH_ENV,
-                                         "results": {str(k): v for k, v in results.items()}}, indent=2))
+        report = {"queries": len(queries), "users": args.users, "settings": BENCH_ENV,
+                  "load_end": os.getloadavg(), "results": {str(k): v for k, v in results.items()}}
+        args.json.write_text(json.dumps(report, indent=2))
     return 0
 
 

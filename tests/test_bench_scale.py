@@ -7,13 +7,12 @@ from hypothesis import strategies as st
 
 from bantin.articles.model import Article
 from bantin.index.analysis import fold
+from bench.procmem import descendants, parse_pss_kb
 from bench.scale import (
     citizen_queries,
     copy_article,
     copy_id,
-    descendants,
     format_table,
-    parse_pss_kb,
     split_evenly,
 )
 

@@ -1,0 +1,94 @@
+"""Memory and CPU of a process tree, read from /proc (Linux), for the benchmarks.
+
+PSS, not RSS: RSS counts a shared page once per process that maps it, so a bot with search
+workers (or a build with forked workers) would look several times its real footprint.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+
+
+def parse_pss_kb(smaps_rollup: str) -> int:
+    """The `Pss:` figure (KiB) of a /proc/<pid>/smaps_rollup text; 0 when absent."""
+    match = re.search(r"^Pss:\s+(\d+)\s+kB", smaps_rollup, re.MULTILINE)
+    return int(match.group(1)) if match else 0
+
+
+def descendants(root: int, parents: dict[int, int]) -> list[int]:
+    """Every process below `root` in a pid → parent pid map (not `root` itself)."""
+    children: dict[int, list[int]] = {}
+    for pid, ppid in parents.items():
+        children.setdefault(ppid, []).append(pid)
+    found: list[int] = []
+    todo = list(children.get(root, []))
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo.extend(children.get(pid, []))
+    return sorted(found)
+
+
+def _parent_map() -> dict[int, int]:
+    parents: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        # comm may hold spaces and parentheses: the fields after the last ')' are fixed
+        parents[int(entry)] = int(stat.rsplit(")", 1)[1].split()[1])
+    return parents
+
+
+def tree(root: int, *, include_root: bool = True) -> list[int]:
+    return ([root] if include_root else []) + descendants(root, _parent_map())
+
+
+def pss_mb(pids: Iterable[int]) -> float:
+    total = 0
+    for pid in pids:
+        with contextlib.suppress(OSError):  # ended between the listing and the read
+            total += parse_pss_kb(Path(f"/proc/{pid}/smaps_rollup").read_text())
+    return total / 1024
+
+
+def cpu_seconds(pids: Iterable[int]) -> float:
+    ticks = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+class PeakPss:
+    """Samples the total PSS of this process's descendants in a thread; `peak` is the largest."""
+
+    def __init__(self, every: float = 1.0) -> None:
+        self.every = every
+        self.peak = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="pss-sampler", daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, pss_mb(tree(os.getpid(), include_root=False)))
+            self._stop.wait(self.every)
+
+    def __enter__(self) -> PeakPss:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
