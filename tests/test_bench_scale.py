@@ -9,6 +9,7 @@ from bantin.articles.model import Article
 from bantin.index.analysis import fold
 from bench.procmem import descendants, parse_pss_kb
 from bench.scale import (
+    NOTICES,
     citizen_queries,
     copy_article,
     copy_id,
@@ -112,3 +113,17 @@ def test_table_without_both_ends_has_no_growth_and_no_verdict_for_the_missing_sc
     table = format_table({1: {"articles": 35_440, "search": {"p50_ms": 5.0, "p95_ms": 20.0}}}, [1])
     assert "×4/×1" not in table
     assert "| search p95 (ms) | 20.0 | 141k ≤ 60 | - |" in table
+
+
+def test_notices_are_told_from_results_as_the_bot_renders_them() -> None:
+    from bantin.bot.render import Renderer
+
+    renderer = Renderer()
+    assert renderer.render("vi", "timeout").startswith(NOTICES["timeouts"])
+    assert renderer.render("vi", "error").startswith(NOTICES["errors"])
+    assert len(set(NOTICES.values())) == 2 and all(len(start) >= 20 for start in NOTICES.values())
+
+
+def test_table_counts_took_too_long_replies() -> None:
+    result = {"articles": 35_440, "bot": {"replies": {"20": {"p50_ms": 90.0, "p95_ms": 400.0, "timeouts": 3}}}}
+    assert "| 'took too long' replies, 20 users | 3 |  | - |" in format_table({1: result}, [20])
