@@ -425,6 +425,24 @@ def format_table(results: dict[int, dict[str, Any]], levels: Sequence[int]) -> s
 # -- main --------------------------------------------------------------------------------------
 
 
+def save(path: Path, results: dict[int, dict[str, Any]], users: Sequence[int], queries: int) -> None:
+    report = {"queries": queries, "users": list(users), "settings": BENCH_ENV, "load": os.getloadavg(),
+              "results": {str(k): v for k, v in results.items()}}
+    path.write_text(json.dumps(report, indent=2))
+
+
+def table_from(paths: Sequence[Path]) -> str:
+    """The table from saved --json files (later files win for a scale they share): e.g. scales
+    measured in separate runs, or a run that was stopped half-way."""
+    results: dict[int, dict[str, Any]] = {}
+    users: list[int] = []
+    for path in paths:
+        report = json.loads(path.read_text())
+        results.update({int(k): v for k, v in report["results"].items()})
+        users = users or list(report["users"])
+    return format_table(results, users)
+
+
 def _load() -> str:
     """The 1/5/15-minute load averages: the figures move with what else this machine runs."""
     return " / ".join(f"{v:.1f}" for v in os.getloadavg())
@@ -442,7 +460,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the built indexes in bench/.cache/scale-x*/index")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument("--quick", action="store_true", help="smoke run: ×1 only, 200 queries")
+    parser.add_argument("--table", type=Path, nargs="+", metavar="JSON",
+                        help="only print the table from saved --json files, measuring nothing")
     args = parser.parse_args(argv)
+    if args.table:
+        print(table_from(args.table))
+        return 0
     if args.quick:
         args.scales, args.queries = [1], 200
     if not CORPUS.exists():
@@ -460,14 +483,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     results: dict[int, dict[str, Any]] = {}
     for scale in args.scales:
         results[scale] = bench_scale(scale, queries, args.users, largest=scale == max(args.scales), keep=args.keep)
+        if args.json:  # after every scale: a long run stopped half-way keeps what it measured
+            save(args.json, results, args.users, len(queries))
+        if scale != args.scales[-1]:
+            print(f"\nso far:\n{format_table(results, args.users)}\n", flush=True)
     print()
     print(format_table(results, args.users))
     print(f"\nMB = MiB; PSS summed over `bantin run` and all its descendants from /proc/<pid>/smaps_rollup; "
           f"{time.perf_counter() - started:.0f} s in all; load average at the end: {_load()}")
-    if args.json:
-        report = {"queries": len(queries), "users": args.users, "settings": BENCH_ENV,
-                  "load_end": os.getloadavg(), "results": {str(k): v for k, v in results.items()}}
-        args.json.write_text(json.dumps(report, indent=2))
     return 0
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -14,7 +16,9 @@ from bench.scale import (
     copy_article,
     copy_id,
     format_table,
+    save,
     split_evenly,
+    table_from,
 )
 
 TITLES = [
@@ -127,3 +131,14 @@ def test_notices_are_told_from_results_as_the_bot_renders_them() -> None:
 def test_table_counts_took_too_long_replies() -> None:
     result = {"articles": 35_440, "bot": {"replies": {"20": {"p50_ms": 90.0, "p95_ms": 400.0, "timeouts": 3}}}}
     assert "| 'took too long' replies, 20 users | 3 |  | - |" in format_table({1: result}, [20])
+
+
+def test_table_from_saved_runs_merges_their_scales(tmp_path: Path) -> None:
+    def saved(name: str, scale: int, p95: float) -> Path:
+        path = tmp_path / name
+        save(path, {scale: {"articles": 35_440 * scale, "search": {"p50_ms": 5.0, "p95_ms": p95}}}, [1, 20], 1000)
+        return path
+
+    table = table_from([saved("a.json", 1, 20.0), saved("b.json", 4, 40.0)])
+    assert "| search p95 (ms) | 20.0 | 40.0 | 141k ≤ 60 | pass |" in table
+    assert "| search p95 ×4/×1 |  | 2.00× | ≤ 2.5× | pass |" in table
