@@ -12,12 +12,32 @@ import re
 import threading
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
+
+
+def parse_rollup_kb(smaps_rollup: str) -> dict[str, int]:
+    """Every `Name: N kB` figure of a /proc/<pid>/smaps_rollup text (Rss, Pss, Pss_Anon, Pss_File…)."""
+    return {name: int(kb) for name, kb in re.findall(r"^(\w+):\s+(\d+)\s+kB", smaps_rollup, re.MULTILINE)}
 
 
 def parse_pss_kb(smaps_rollup: str) -> int:
     """The `Pss:` figure (KiB) of a /proc/<pid>/smaps_rollup text; 0 when absent."""
-    match = re.search(r"^Pss:\s+(\d+)\s+kB", smaps_rollup, re.MULTILINE)
-    return int(match.group(1)) if match else 0
+    return parse_rollup_kb(smaps_rollup).get("Pss", 0)
+
+
+def breakdown(pids: Iterable[int]) -> list[dict[str, Any]]:
+    """Per process: its command line (shortened) and PSS split into anonymous memory (decoded
+    Python objects) and file pages (the index's files mapped or read), in MB: where memory goes."""
+    out: list[dict[str, Any]] = []
+    for pid in pids:
+        try:
+            figures = parse_rollup_kb(Path(f"/proc/{pid}/smaps_rollup").read_text())
+            command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        out.append({"pid": pid, "command": command.strip()[:100], "pss_mb": figures.get("Pss", 0) / 1024,
+                    "anon_mb": figures.get("Pss_Anon", 0) / 1024, "file_mb": figures.get("Pss_File", 0) / 1024})
+    return out
 
 
 def descendants(root: int, parents: dict[int, int]) -> list[int]:

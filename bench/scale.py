@@ -52,7 +52,7 @@ sys.path.insert(0, str(ROOT))
 
 from bantin.articles.model import Article  # noqa: E402
 from bantin.articles.store import ArticleStore  # noqa: E402
-from bench.procmem import PeakPss, cpu_seconds, pss_mb, tree  # noqa: E402
+from bench.procmem import PeakPss, breakdown, cpu_seconds, pss_mb, tree  # noqa: E402
 from bench.search import CACHE, CORPUS, ensure_store, percentile, phase_build, phase_noop, phase_search, run_phase  # noqa: E402
 
 SEED = 20261130
@@ -243,6 +243,7 @@ def bench_bot(data_dir: Path, queries: Sequence[str], levels: Sequence[int]) -> 
                 pids = tree(proc.pid)
                 result["processes"] = len(pids)
                 result["pss_idle_mb"] = pss_mb(pids)
+                result["processes_idle"] = breakdown(pids)
                 print(f"    bot up in {result['startup_s']:.1f} s, {len(pids)} processes, "
                       f"PSS idle {result['pss_idle_mb']:.0f} MB", flush=True)
                 for n, (users, share) in enumerate(zip(levels, shares, strict=True)):
@@ -252,7 +253,12 @@ def bench_bot(data_dir: Path, queries: Sequence[str], levels: Sequence[int]) -> 
                           f"{level['p95_ms']:.0f} ms; 'took too long' {notices['timeouts']}, "
                           f"errors {notices['errors']}", flush=True)
                 _settle(proc.pid, within=30)
-                result["pss_after_mb"] = pss_mb(tree(proc.pid))
+                pids = tree(proc.pid)
+                result["pss_after_mb"] = pss_mb(pids)
+                result["processes_after"] = breakdown(pids)
+                for row in result["processes_after"]:
+                    print(f"      pid {row['pid']}: PSS {row['pss_mb']:.0f} MB (anonymous {row['anon_mb']:.0f}, "
+                          f"files {row['file_mb']:.0f}) {row['command'][:60]}", flush=True)
                 result["queries"] = len(queries)
                 result["violations"] = len(fake.violations)
             finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from hypothesis import given
@@ -9,7 +10,7 @@ from hypothesis import strategies as st
 
 from bantin.articles.model import Article
 from bantin.index.analysis import fold
-from bench.procmem import descendants, parse_pss_kb
+from bench.procmem import breakdown, descendants, parse_pss_kb, parse_rollup_kb
 from bench.scale import (
     NOTICES,
     citizen_queries,
@@ -76,6 +77,8 @@ def test_queries_refuse_more_than_the_titles_hold() -> None:
 def test_pss_is_read_from_smaps_rollup() -> None:
     assert parse_pss_kb(SMAPS_ROLLUP) == 401234
     assert parse_pss_kb("Rss: 10 kB\n") == 0
+    figures = parse_rollup_kb(SMAPS_ROLLUP)
+    assert (figures["Rss"], figures["Pss_Anon"], figures["Pss_File"]) == (812344, 390000, 11234)
 
 
 def test_descendants_walk_the_whole_tree_but_not_strangers() -> None:
@@ -142,3 +145,9 @@ def test_table_from_saved_runs_merges_their_scales(tmp_path: Path) -> None:
     table = table_from([saved("a.json", 1, 20.0), saved("b.json", 4, 40.0)])
     assert "| search p95 (ms) | 20.0 | 40.0 | 141k ≤ 60 | pass |" in table
     assert "| search p95 ×4/×1 |  | 2.00× | ≤ 2.5× | pass |" in table
+
+
+def test_breakdown_reads_this_process() -> None:
+    (row,) = breakdown([os.getpid()])
+    assert row["pid"] == os.getpid() and "python" in str(row["command"])
+    assert 0 < row["anon_mb"] <= row["pss_mb"]
