@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/scale.py [--scales 1,2,4] [--queries 1000] [--users 1,20] [--keep]
                                     [--json out.json] [--quick]
+    .venv/bin/python bench/scale.py --table before.json [after.json ...]   # print saved figures
 
 For each scale ×N the archive is the 35k corpus N times, copy k > 1 of an article under the id
 `<id>~k` (distinct documents, same text), cached as an article store in bench/.cache/scale-xN/
