@@ -36,6 +36,7 @@ bench: $(BIN)/bantin
 	$(BIN)/python bench/bot.py
 	$(BIN)/python bench/digest.py
 	$(BIN)/python bench/fetch.py
+	$(BIN)/python bench/scale.py
 
 ## wheel-smoke: build the wheel, install it in a fresh venv outside the checkout, ingest, search, chat
 wheel-smoke:
