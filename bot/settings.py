@@ -37,7 +37,7 @@ class Settings:
     search_timeout: float = 5.0
     rate_burst: int = 5
     rate_per_minute: int = 20
-    #: Button presses a user may make per minute (after a burst of `rate_burst`): every press is
+    #: Button presses a user may make per minute (after a burst of ten): every press is
     #: answered, and a group's settings button asks Telegram whether the presser is an admin.
     button_rate: int = 30
     webhook_secret: str | None = field(default=None, repr=False)

@@ -12,6 +12,7 @@ import pytest
 from telegram import Update
 
 from bantin.bot.telegram.plumbing import limit_key
+from bantin.bot.telegram.ratelimit import PRESS_BURST
 from tests.e2e import buttons, plain, prepare_data, running_bot
 from tests.fake_botapi import FakeBotAPI
 
@@ -179,7 +180,7 @@ def test_settings_presses_take_turns_before_asking_telegram(fake: FakeBotAPI, bo
     asked = [c for c in fake.calls("getChatMember") if c.params.get("user_id") == user]
     assert 1 <= len(asked) <= BURST
     refused = [a for a in answers if "nhanh quá" in str(a.params.get("text"))]
-    assert len(refused) >= FLOOD - BURST and all(a.params.get("show_alert") for a in refused)
+    assert len(refused) >= FLOOD - PRESS_BURST and all(a.params.get("show_alert") for a in refused)
     assert len(str(refused[0].params["text"])) <= 200
     assert not fake.calls("editMessageText", chat_id=group) and not fake.calls("sendMessage", chat_id=group)
     assert fake.violations == []

@@ -34,7 +34,7 @@ from bantin.bot.settings import Settings
 from bantin.bot.telegram import handlers, newsroom
 from bantin.bot.telegram.context import CONTEXT_TYPES, App
 from bantin.bot.telegram.digests import start_digests, stop_digests
-from bantin.bot.telegram.ratelimit import RateLimiter
+from bantin.bot.telegram.ratelimit import PRESS_BURST, RateLimiter
 from bantin.bot.telegram.send import DEFAULTS
 
 log = logging.getLogger(__name__)
@@ -109,7 +109,7 @@ async def post_init(application: App) -> None:
     await asyncio.to_thread(lambda: core.index)
     application.bot_data.limiter = RateLimiter(settings.rate_burst, settings.rate_per_minute)
     application.bot_data.hints = RateLimiter(settings.rate_burst, settings.rate_per_minute)
-    application.bot_data.presses = RateLimiter(settings.rate_burst, settings.button_rate)
+    application.bot_data.presses = RateLimiter(PRESS_BURST, settings.button_rate)
     application.bot_data.search_timeout = settings.search_timeout
     for lang in LANGUAGES:
         entries = [BotCommand(name, renderer.label(lang, f"cmd_{name}")) for name in MENU]
