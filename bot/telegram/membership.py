@@ -115,9 +115,12 @@ class AdminCache:
             while len(self._asked) > self.size:
                 self._asked.popitem(last=False)
         self._asked.move_to_end(key)
-        answer = await asyncio.shield(kept[1])  # one presser giving up must not cancel the others' request
-        if answer is None and self._asked.get(key) is kept:
-            del self._asked[key]
+        answer: bool | None = None
+        try:
+            answer = await asyncio.shield(kept[1])  # one presser giving up must not cancel the others' request
+        finally:  # nothing learnt (Telegram could not say, or the request failed): ask again next time
+            if answer is None and kept[1].done() and self._asked.get(key) is kept:
+                del self._asked[key]
         return bool(answer)
 
 
