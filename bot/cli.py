@@ -407,11 +407,14 @@ def cmd_backup(args: argparse.Namespace, settings: Settings) -> int:
     """Online backup of both stores; the index is rebuilt from the store, so it is not copied."""
     import sqlite3
 
-    from bantin.bot.ops.backup import backup
+    from bantin.bot.ops.backup import SameAsSource, backup
 
     say = messages(args, settings)
     try:
         copied, missing = backup(settings, args.folder)
+    except SameAsSource:
+        raise UserError(say.say("backup_into_data", args.folder, settings.data_dir),
+                        say.say("backup_into_data_hint")) from None
     except (OSError, sqlite3.Error) as exc:
         reason = say.os_reason(exc) if isinstance(exc, OSError) else str(exc)
         raise UserError(say.say("backup_failed", args.folder, reason), say.say("backup_failed_hint")) from exc

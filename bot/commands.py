@@ -3,7 +3,8 @@
 One entry drives everything about a command: the names Telegram routes to it (aliases included),
 the vi/en menus (`set_my_commands`, labels `cmd_<name>` in templates/<lang>/labels.j2), whether
 only editors may use it, and whether it takes a turn from the per-user rate limit. The Telegram
-edge registers one handler that looks commands up here; `bot.chat.Core` answers the chat and
+edge registers one handler that looks commands up here (every command takes a turn, from the search
+limit or the hints' bucket); `bot.chat.Core` answers the chat and
 digest rooms, the editors' `Desk` the newsroom's. Adding a command = one entry here, its answer in
 its room, its templates in both languages (CONTRIBUTING.md).
 """
@@ -36,7 +37,9 @@ class Limit(Enum):
 
     ALWAYS = "always"
     WITH_WORDS = "with_words"  # only with arguments: a bare `/search` or `/start` is a usage hint
-    NEVER = "never"
+    #: A usage hint: a turn from the hints' own bucket, so it still answers past the search limit,
+    #: but a flood of `/help` in a group cannot fill the bot's send queue either.
+    HINT = "hint"
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,7 @@ class Command:
         return self.room is Room.NEWSROOM
 
     def takes_turn(self, args: str) -> bool:
+        """A turn from the search limit; otherwise the command is a usage hint (the hints' bucket)."""
         return self.limit is Limit.ALWAYS or (self.limit is Limit.WITH_WORDS and bool(args.strip()))
 
 
@@ -70,7 +74,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("latest", Room.CHAT, ("moi",), Menu.PUBLIC),
     Command("subscribe", Room.DIGEST, ("dangky",), Menu.PUBLIC),
     Command("settings", Room.DIGEST, ("caidat",), Menu.PUBLIC),
-    Command("help", Room.CHAT, (), Menu.PUBLIC, Limit.NEVER),
+    Command("help", Room.CHAT, (), Menu.PUBLIC, Limit.HINT),
     Command("about", Room.CHAT, (), Menu.PUBLIC),
     Command("start", Room.CHAT, (), Menu.NONE, Limit.WITH_WORDS),
     Command("unsubscribe", Room.DIGEST, ("huydangky",)),

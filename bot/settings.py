@@ -37,6 +37,9 @@ class Settings:
     search_timeout: float = 5.0
     rate_burst: int = 5
     rate_per_minute: int = 20
+    #: Button presses a user may make per minute (after a burst of ten): every press is
+    #: answered, and a group's settings button asks Telegram whether the presser is an admin.
+    button_rate: int = 30
     webhook_secret: str | None = field(default=None, repr=False)
     log_level: str = "INFO"
     #: Messages/s the whole bot may send (Telegram's flood limit is about 30); 0 turns PTB's
@@ -140,6 +143,7 @@ ENV = {
     "search_timeout": "BANTIN_SEARCH_TIMEOUT",
     "rate_burst": "BANTIN_RATE_BURST",
     "rate_per_minute": "BANTIN_RATE_PER_MINUTE",
+    "button_rate": "BANTIN_BUTTON_RATE",
     "webhook_secret": "BANTIN_WEBHOOK_SECRET",
     "log_level": "BANTIN_LOG_LEVEL",
     "flood_rate": "BANTIN_FLOOD_RATE",
@@ -212,6 +216,8 @@ def _convert(name: str, raw: Any, where: str, default: Any) -> Any:
             raise ValueError("cần từ 1 đến 50 bài")
         if name == "digest_rate" and not 0 < float(raw) <= 30:
             raise ValueError("cần lớn hơn 0 và không quá 30 tin/giây (giới hạn của Telegram)")
+        if name == "button_rate" and not 1 <= int(raw) <= 600:
+            raise ValueError("cần từ 1 đến 600 lần bấm nút mỗi phút cho mỗi người")
         if name == "group_rate" and not 1 <= int(raw) <= 20:
             raise ValueError("cần từ 1 đến 20 tin/phút cho mỗi nhóm hay kênh (giới hạn của Telegram)")
         if name == "editors":

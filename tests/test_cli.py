@@ -127,6 +127,14 @@ def test_search_workers_setting(tmp_path: Path) -> None:
             load_settings({"BANTIN_SEARCH_WORKERS": bad})
 
 
+def test_button_rate_setting() -> None:
+    assert load_settings({}).button_rate == 30
+    assert load_settings({"BANTIN_BUTTON_RATE": "60"}).button_rate == 60
+    for bad in ("0", "601", "nhanh"):
+        with pytest.raises(SettingsError, match="BANTIN_BUTTON_RATE"):
+            load_settings({"BANTIN_BUTTON_RATE": bad})
+
+
 def test_bad_setting_is_a_message_not_a_traceback(capsys: pytest.CaptureFixture[str],
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BANTIN_SEARCH_TIMEOUT", "-1")

@@ -47,7 +47,7 @@ def test_turns() -> None:
     search, help_ = commands.find("search"), commands.find("help")
     assert search is not None and help_ is not None
     assert search.takes_turn("cau treo") and not search.takes_turn("  ")
-    assert not help_.takes_turn("anything") and help_.limit is Limit.NEVER
+    assert not help_.takes_turn("anything") and help_.limit is Limit.HINT
     assert commands.UNLISTED.takes_turn("")  # /xem_<id> and unknown commands
 
 

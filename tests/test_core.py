@@ -138,6 +138,17 @@ def test_inline_results(core: Core) -> None:
     assert core.inline("đảng", "banana", "vi")[0]
 
 
+@given(st.one_of(st.sampled_from(["²", "١", "٣", "𝟚", "0", "51", "-1", " 2", "2 ", "+2"]), st.text(max_size=8)))
+@settings(max_examples=60, deadline=None)
+def test_any_inline_offset_is_a_page_or_page_one(core: Core, offset: str) -> None:
+    """The offset comes from the client: "²" passes str.isdigit() but int() refuses it (a
+    ValueError, and a traceback logged, for each such query). Anything but ASCII digits 1-50 is page 1."""
+    first = core.inline("đảng", "", "vi")
+    items, next_offset = core.inline("đảng", offset, "vi")
+    if not (offset.isascii() and offset.isdigit() and 1 <= int(offset) <= 50):
+        assert (items, next_offset) == first
+
+
 def test_parse_command() -> None:
     assert parse_command("/search@bantin_bot đảng viên") == ("search", "bantin_bot", "đảng viên")
     assert parse_command("/xem_p12ab") == ("xem_p12ab", None, "")

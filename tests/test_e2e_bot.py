@@ -226,6 +226,15 @@ def test_inline_mode(fake: FakeBotAPI, bot: subprocess.Popen[str]) -> None:
     assert_valid(fake)
 
 
+def test_inline_offset_that_is_no_number_answers_page_one(fake: FakeBotAPI, bot: subprocess.Popen[str]) -> None:
+    answers = [fake.wait_for("answerInlineQuery", lambda c, q=q: c.params.get("inline_query_id") == q)[0]
+               for q in (fake.inline_query(778, "nong thon moi"), fake.inline_query(778, "nong thon moi", offset="²"))]
+    first, odd = ([r["id"] for r in a.params["results"]] for a in answers)
+    assert odd and odd == first
+    assert answers[1].params.get("next_offset") == answers[0].params.get("next_offset")
+    assert_valid(fake)
+
+
 def test_rate_limit_then_polite_wait(fake: FakeBotAPI, bot: subprocess.Popen[str], chat: int) -> None:
     for n in range(12):
         fake.send_text(chat, f"cau treo {n}")

@@ -6,12 +6,13 @@ from __future__ import annotations
 import itertools
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from telegram import Update
 
 from bantin.bot.telegram.plumbing import limit_key
+from bantin.bot.telegram.ratelimit import PRESS_BURST
 from tests.e2e import buttons, plain, prepare_data, running_bot
 from tests.fake_botapi import FakeBotAPI
 
@@ -30,7 +31,8 @@ def fake() -> Iterator[FakeBotAPI]:
 def bot(fake: FakeBotAPI, tmp_path_factory: pytest.TempPathFactory) -> Iterator[subprocess.Popen[str]]:
     data = tmp_path_factory.mktemp("data")
     prepare_data(data)
-    with running_bot(fake, data, BANTIN_RATE_BURST=str(BURST), BANTIN_RATE_PER_MINUTE="1") as proc:
+    with running_bot(fake, data, BANTIN_RATE_BURST=str(BURST), BANTIN_RATE_PER_MINUTE="1",
+                     BANTIN_BUTTON_RATE="1") as proc:
         yield proc
 
 
@@ -126,3 +128,59 @@ def past_the_limit(fake: FakeBotAPI, command: str) -> str:
     fake.send_text(user, command)
     replies = fake.wait_for("sendMessage", lambda c: c.params.get("chat_id") == user, count=BURST + 1, timeout=30)
     return plain(replies[BURST])
+
+
+# -- every path that sends takes a turn: one user must not fill a group's send queue -----------------
+# (PTB's AIORateLimiter makes each request to a group wait in that group's 20-a-minute queue, and
+# each waiting request holds one of the bot's 64 concurrent update slots.)
+
+FLOOD = 30
+
+
+def _flood_group(fake: FakeBotAPI, send: Callable[[int, int], object]) -> tuple[int, list[str]]:
+    """FLOOD messages from one user in a new group; the bot's replies there (plain text), once the
+    'please wait' shows that the limit was reached (then a second for stragglers)."""
+    group, user = -100 - next(_chats), next(_chats)
+    for _ in range(FLOOD):
+        send(group, user)
+    fake.wait_for("sendMessage", lambda c: c.params.get("chat_id") == group and "đợi" in plain(c), timeout=30)
+    time.sleep(1)
+    return group, [plain(c) for c in fake.calls("sendMessage", chat_id=group)]
+
+
+@pytest.mark.parametrize("text", ["/help", "/start", "/search", "/help@bantin_test_bot"])
+def test_usage_hints_in_a_group_take_turns(fake: FakeBotAPI, bot: subprocess.Popen[str], text: str) -> None:
+    _, replies = _flood_group(fake, lambda group, user: fake.send_text(group, text, chat_type="supergroup",
+                                                                         user_id=user))
+    assert len(replies) <= BURST + 1, replies  # at most BURST hints and one "please wait"
+    assert len([r for r in replies if "đợi" in r]) == 1
+    assert fake.violations == []
+
+
+def test_bare_mentions_in_a_group_take_turns(fake: FakeBotAPI, bot: subprocess.Popen[str]) -> None:
+    mention = f"@{fake.bot_username}"
+    entity = [{"type": "mention", "offset": 0, "length": len(mention)}]
+    _, replies = _flood_group(fake, lambda group, user: fake.send_text(group, mention, chat_type="supergroup",
+                                                                         user_id=user, entities=entity))
+    assert len(replies) <= BURST + 1, replies
+    assert len([r for r in replies if "đợi" in r]) == 1
+    assert fake.violations == []
+
+
+def test_settings_presses_take_turns_before_asking_telegram(fake: FakeBotAPI, bot: subprocess.Popen[str]) -> None:
+    """A non-admin hammering a group's digest time button: at most a burst of getChatMember calls
+    (the answer is cached), every press answered, the past-the-limit ones with a short toast."""
+    group, user = -100 - next(_chats), next(_chats)
+    fake.set_chat(group, title="Nhóm")
+    markup = {"inline_keyboard": [[{"text": "06:00", "callback_data": "d|t|0600"}]]}
+    message_id = fake.leave_bot_message(group, "Cài đặt bản tin", reply_markup=markup)
+    presses = [fake.press_button(group, message_id, "d|t|0600", user_id=user) for _ in range(FLOOD)]
+    answers = [fake.wait_for("answerCallbackQuery", lambda c, q=q: c.params.get("callback_query_id") == q)[0]
+               for q in presses]
+    asked = [c for c in fake.calls("getChatMember") if c.params.get("user_id") == user]
+    assert 1 <= len(asked) <= BURST
+    refused = [a for a in answers if "nhanh quá" in str(a.params.get("text"))]
+    assert len(refused) >= FLOOD - PRESS_BURST and all(a.params.get("show_alert") for a in refused)
+    assert len(str(refused[0].params["text"])) <= 200
+    assert not fake.calls("editMessageText", chat_id=group) and not fake.calls("sendMessage", chat_id=group)
+    assert fake.violations == []

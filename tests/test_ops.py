@@ -17,12 +17,12 @@ from bantin.articles.ingest import ingest
 from bantin.articles.model import Article
 from bantin.articles.store import ArticleStore
 from bantin.bot.cli import main
-from bantin.bot.ops.backup import backup_store
+from bantin.bot.ops.backup import SameAsSource, backup, backup_store
 from bantin.bot.ops.doctor import check_templates, diagnose
 from bantin.bot.ops.messages import Messages
 from bantin.bot.ops.progress import Reporter
 from bantin.bot.render import TEMPLATES
-from bantin.bot.settings import load_settings
+from bantin.bot.settings import Settings, load_settings
 from tests.conftest import SAMPLES
 from tests.fake_botapi import FakeBotAPI
 
@@ -303,6 +303,35 @@ def test_backup_command(env: Path, data: Path, capsys: pytest.CaptureFixture[str
     assert "không có kho nào để sao lưu" in capsys.readouterr().err
 
 
+
+def _fingerprint(folder: Path) -> dict[str, tuple[int, int, bytes]]:
+    """Every file of the data dir: inode, size and content (a replaced database has a new inode)."""
+    return {p.name: (p.stat().st_ino, p.stat().st_size, p.read_bytes()) for p in folder.iterdir() if p.is_file()}
+
+
+def test_backup_into_the_data_dir_is_refused(data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """`bantin backup .` run from the data dir would rename the copies over the live databases
+    (their -wal files belong to the old ones): the bot's later writes would be lost at restart."""
+    with ArticleStore(data / "articles.sqlite") as store:  # open, as the running bot holds it
+        before = _fingerprint(data)
+        for folder in (data, data / "." / "", data / ".." / data.name):
+            with pytest.raises(SameAsSource):
+                backup(Settings(data_dir=data), folder)
+        other = tmp_path / "elsewhere"
+        other.mkdir()
+        (other / "articles.sqlite").symlink_to(data / "articles.sqlite")  # the same file by another name
+        with pytest.raises(SameAsSource):
+            backup(Settings(data_dir=data), other)
+        assert _fingerprint(data) == before and store.count() == 24
+    before = _fingerprint(data)  # closed: its WAL checkpointed
+    monkeypatch.setenv("BANTIN_DATA_DIR", str(data))
+    monkeypatch.chdir(data)
+    for lang, words in (("vi", "thư mục dữ liệu"), ("en", "the data folder")):
+        assert main(["backup", ".", "--lang", lang]) == 2
+        err = capsys.readouterr().err
+        assert words in err and "Traceback" not in err, err
+    assert _fingerprint(data) == before
 
 
 # -- the command line's smaller faults ---------------------------------------------------------

@@ -9,6 +9,7 @@ from the article store and `bantin reindex` rebuilds it after a restore.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,8 +30,22 @@ class Copied:
     rows: int
 
 
+class SameAsSource(ValueError):
+    """The backup would replace the live databases it copies (`bantin backup .` in the data dir).
+
+    The copy is renamed over its target, so the bot's open connections (and the `-wal` beside
+    the old file) would point at a deleted file: every later write lost at the next restart.
+    """
+
+
+def _same_file(source: Path, target: Path) -> bool:
+    return source.exists() and target.exists() and os.path.samefile(source, target)
+
+
 def backup_store(source: Path, target: Path) -> Copied:
     """Copy one SQLite database into `target` (written beside, then renamed: never half a file)."""
+    if _same_file(source, target):
+        raise SameAsSource(str(target))
     partial = target.with_name(target.name + ".partial")
     partial.unlink(missing_ok=True)
     src = sqlite3.connect(f"file:{source}?mode=ro", uri=True, timeout=30)
@@ -54,7 +69,12 @@ def backup_store(source: Path, target: Path) -> Copied:
 
 
 def backup(settings: Settings, folder: Path) -> tuple[list[Copied], list[str]]:
-    """Copy every store that exists into `folder`; returns what was copied and what was absent."""
+    """Copy every store that exists into `folder`; returns what was copied and what was absent.
+    SameAsSource, before anything is written, when `folder` is the data dir or holds a store itself
+    (a link to it)."""
+    if folder.resolve() == settings.data_dir.resolve() or any(
+            _same_file(settings.data_dir / name, folder / name) for name in STORES):
+        raise SameAsSource(str(folder))
     folder.mkdir(parents=True, exist_ok=True)
     copied, missing = [], []
     for name in STORES:

@@ -115,7 +115,7 @@ def decode(data: str | None) -> Callback:
     if kind == "s":
         page, _, rest = rest.partition("|")
         sort, _, query = rest.partition("|")
-        number = _number(page, 1, 1000)
+        number = ascii_number(page, 1, 1000)
         if sort not in _SORTS or number is None or not query:
             raise BadCallback("bad page button")
         return PageButton(number, _SORTS[sort], None if query == QUERY_IN_MESSAGE else query)
@@ -123,7 +123,7 @@ def decode(data: str | None) -> Callback:
         return RelatedButton(rest)
     if kind == "f":
         article_id, _, part = rest.rpartition("|")
-        number = _number(part, 1, 1000)
+        number = ascii_number(part, 1, 1000)
         if id_fits(article_id) and number is not None:
             return ReadButton(article_id, number)
     if kind == "d":
@@ -136,7 +136,7 @@ def _decode_digest(rest: str) -> Callback:
     if code == "m":
         fields = value.split("|")
         if len(fields) == 3 and all(_B36.fullmatch(f) for f in fields[:2]):
-            since, until, offset = int(fields[0], 36), int(fields[1], 36), _number(fields[2], 1, 10000)
+            since, until, offset = int(fields[0], 36), int(fields[1], 36), ascii_number(fields[2], 1, 10000)
             if since < until <= MAX_MICROS and offset is not None:
                 return DigestMoreButton(since, until, offset)
         raise BadCallback("bad digest more button")
@@ -150,8 +150,9 @@ def _decode_digest(rest: str) -> Callback:
     raise BadCallback(f"bad digest button {code!r}")
 
 
-def _number(text: str, low: int, high: int) -> int | None:
-    """ASCII digits within [low, high], else None ("²" is a str.isdigit() digit int() refuses)."""
+def ascii_number(text: str, low: int, high: int) -> int | None:
+    """ASCII digits within [low, high], else None ("²" is a str.isdigit() digit int() refuses, "٣" one
+    it takes): for any number the client chooses (button data, inline offsets)."""
     if not _DIGITS.fullmatch(text):
         return None
     value = int(text)

@@ -240,7 +240,7 @@ class SearchReplies(Services):
         index = self.index
         if not clean_query(raw).has_words or index is None:
             return [], ""
-        page = int(offset) if offset.isdigit() and 0 < int(offset) <= 50 else 1
+        page = cb.ascii_number(offset, 1, 50) or 1  # from the client: "²" or "٣" is page 1, not an error
         result = index.search(raw, page=page, per_page=INLINE_PAGE)
         if result.timed_out:
             raise TimeoutError("the search passed its deadline")

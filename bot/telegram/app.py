@@ -34,7 +34,7 @@ from bantin.bot.settings import Settings
 from bantin.bot.telegram import handlers, newsroom
 from bantin.bot.telegram.context import CONTEXT_TYPES, App
 from bantin.bot.telegram.digests import start_digests, stop_digests
-from bantin.bot.telegram.ratelimit import RateLimiter
+from bantin.bot.telegram.ratelimit import PRESS_BURST, RateLimiter
 from bantin.bot.telegram.send import DEFAULTS
 
 log = logging.getLogger(__name__)
@@ -71,6 +71,9 @@ def add_handlers(application: App) -> None:
     private = filters.ChatType.PRIVATE
     groups = filters.ChatType.GROUPS
     # First, for every update: channel posts are never commands (see handlers.channel_guard).
+    # Before that, every button press takes a turn (handlers.press_guard): nothing else is asked
+    # of Telegram for a press past the limit.
+    application.add_handler(CallbackQueryHandler(handlers.press_guard), group=-2)
     application.add_handler(TypeHandler(Update, handlers.channel_guard), group=-1)
     application.add_handler(ChatMemberHandler(handlers.bot_membership, ChatMemberHandler.MY_CHAT_MEMBER))
     application.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, handlers.chat_migrated))
@@ -106,6 +109,8 @@ async def post_init(application: App) -> None:
     # or damaged one does not stop the bot: start_upkeep (below) builds or repairs it.
     await asyncio.to_thread(lambda: core.index)
     application.bot_data.limiter = RateLimiter(settings.rate_burst, settings.rate_per_minute)
+    application.bot_data.hints = RateLimiter(settings.rate_burst, settings.rate_per_minute)
+    application.bot_data.presses = RateLimiter(PRESS_BURST, settings.button_rate)
     application.bot_data.search_timeout = settings.search_timeout
     for lang in LANGUAGES:
         entries = [BotCommand(name, renderer.label(lang, f"cmd_{name}")) for name in MENU]

@@ -16,6 +16,7 @@ from bantin.bot.chat import Core
 from bantin.bot.digests.scheduler import DigestScheduler
 from bantin.bot.newsroom.desk import Desk
 from bantin.bot.settings import Settings
+from bantin.bot.telegram.membership import AdminCache
 from bantin.bot.telegram.ratelimit import RateLimiter
 
 
@@ -24,6 +25,12 @@ class BotData:
     settings: Settings | None = None
     core: Core | None = None
     limiter: RateLimiter | None = None
+    #: Usage hints (/help, a bare /start or /search, an empty mention, a sticker): their own bucket.
+    hints: RateLimiter | None = None
+    #: Every button press, before any API call (BANTIN_BUTTON_RATE).
+    presses: RateLimiter | None = None
+    #: getChatMember answers for (chat, user), kept a minute.
+    admins: AdminCache = field(default_factory=AdminCache)
     #: Seconds a search may take before the user gets the "timeout" reply (BANTIN_SEARCH_TIMEOUT).
     search_timeout: float = 5.0
     desk: Desk | None = None

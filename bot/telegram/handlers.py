@@ -137,7 +137,7 @@ async def command(update: Update, context: Context) -> None:
 async def chat_room(update: Update, context: Context, name: str, args: str) -> None:
     """Search, reading and listings: a turn when the table says so, then the core in a worker thread."""
     entry = commands.find(name) or commands.UNLISTED
-    if entry.takes_turn(args) and not await allowed(update, context):
+    if not await allowed(update, context, hint=not entry.takes_turn(args)):
         return
     core, lang, user = core_of(context), lang_of(update), update.effective_user
     try:
@@ -170,7 +170,7 @@ async def digest_place(update: Update, context: Context, message: Message) -> tu
     """Where a digest command may act: a private chat, or a group whose administrator sent it (the
     group's place); anyone else is told why not."""
     if message.chat.type in (ChatType.GROUP, ChatType.SUPERGROUP):
-        if await membership.sender_is_admin(context.bot, message):
+        if await membership.sender_is_admin(context.bot, message, context.bot_data.admins):
             return True, membership.group_place(message)
         template = "digest_group_admins"
     elif message.chat.type == ChatType.PRIVATE:
@@ -203,14 +203,16 @@ async def group_text(update: Update, context: Context) -> None:
     if text is None:
         return
     if not text.strip():
-        await send(update, [core_of(context).notice("empty_query", lang_of(update))])
+        if await allowed(update, context, hint=True):
+            await send(update, [core_of(context).notice("empty_query", lang_of(update))])
     elif await allowed(update, context):
         await search_and_send(update, context, text)
 
 
 async def not_text(update: Update, context: Context) -> None:
     """Stickers, photos, voice…: a short hint that only text is understood."""
-    await send(update, [core_of(context).notice("not_text", lang_of(update))])
+    if await allowed(update, context, hint=True):
+        await send(update, [core_of(context).notice("not_text", lang_of(update))])
 
 
 # -- buttons and inline mode -----------------------------------------------------------------------
@@ -225,6 +227,20 @@ def query_in_message(message: Message | None) -> str | None:
         return None
     first = min(codes, key=lambda e: e.offset)
     return codes[first]
+
+
+async def press_guard(update: Update, context: Context) -> None:
+    """Registered before every other handler (group -2): each button press takes a turn from the
+    presses' bucket (BANTIN_BUTTON_RATE) before anything is asked of Telegram. A press past the
+    limit gets a short toast and nothing else (no getChatMember, no edit, no message)."""
+    query = update.callback_query
+    if query is None:
+        return
+    ok, wait, _ = take_turn(update, context, answered=True, limiter=context.bot_data.presses)
+    if not ok:
+        await answer(context, query, core_of(context).renderer.label(lang_of(update), "rate_limited", int(wait)),
+                     alert=True)
+        raise ApplicationHandlerStop
 
 
 async def button(update: Update, context: Context) -> None:
@@ -245,12 +261,13 @@ async def button(update: Update, context: Context) -> None:
 
 async def may_press(update: Update, context: Context, query: CallbackQuery) -> bool:
     """A group's digest settings are its administrators' to change; presses that search, read or
-    build a digest take a turn, settings buttons (one row written, the message edited) do not, so
-    stepping a digest's time by ±30 minutes is never refused. Every refusal is answered."""
+    build a digest take a turn from the search limit, settings buttons (one row written, the message
+    edited) only the presses' turn (`press_guard`), so stepping a digest's time by ±30 minutes is
+    rarely refused. Administrators are asked once a minute (`AdminCache`). Every refusal is answered."""
     message, lang = query.message if isinstance(query.message, Message) else None, lang_of(update)
     settings_button = channels.changes_digest(query.data)
     if (message is not None and message.chat.type in (ChatType.GROUP, ChatType.SUPERGROUP) and settings_button
-            and not await membership.is_admin(context.bot, message.chat.id, query.from_user.id)):
+            and not await context.bot_data.admins.is_admin(context.bot, message.chat.id, query.from_user.id)):
         await answer(context, query, core_of(context).renderer.label(lang, "digest_admins_only"), alert=True)
         return False
     ok, wait, _ = (True, 0.0, False) if settings_button else take_turn(update, context, answered=True)

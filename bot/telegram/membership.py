@@ -6,7 +6,11 @@ getChat and getChatMember answers become plain values (`ChatInfo`, `BotRights`, 
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
+from collections import OrderedDict
+from collections.abc import Callable
 
 from telegram import Bot, Chat, ChatFullInfo, ChatMember, ChatMemberAdministrator, ChatMemberRestricted, Message
 from telegram.constants import ChatMemberStatus, ChatType
@@ -79,22 +83,53 @@ def anonymous_admin(message: Message) -> bool:
     return message.sender_chat is not None and message.sender_chat.id == message.chat.id
 
 
-async def is_admin(bot: Bot, chat_id: int, user_id: int) -> bool:
-    """Whether a user is the chat's creator or an administrator; False when Telegram can't say."""
+async def ask_admin(bot: Bot, chat_id: int, user_id: int) -> bool | None:
+    """Whether a user is the chat's creator or an administrator; None when Telegram can't say."""
     try:
         member = await bot.get_chat_member(chat_id, user_id)
     except TelegramError as exc:
         log.warning("could not check whether %s is an admin of %s: %s", user_id, chat_id, exc)
-        return False
+        return None
     return member.status in ADMIN_STATUSES
 
 
-async def sender_is_admin(bot: Bot, message: Message) -> bool:
+class AdminCache:
+    """getChatMember answers, kept `ttl` seconds for the `size` latest (chat, user) pairs.
+
+    Each getChatMember waits in the group's 20-a-minute queue of PTB's rate limiter, holding one
+    of the bot's update slots meanwhile: a user pressing a settings button again and again must
+    not ask Telegram each time. Presses that arrive together share one request. A promotion or
+    demotion counts after at most `ttl` seconds; a failed request is not kept.
+    """
+
+    def __init__(self, ttl: float = 60.0, size: int = 1024, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl, self.size, self.clock = ttl, size, clock
+        self._asked: OrderedDict[tuple[int, int], tuple[float, asyncio.Future[bool | None]]] = OrderedDict()
+
+    async def is_admin(self, bot: Bot, chat_id: int, user_id: int) -> bool:
+        """False when Telegram can't say (nothing is changed then)."""
+        key, now = (chat_id, user_id), self.clock()
+        kept = self._asked.get(key)
+        if kept is None or kept[0] <= now:
+            kept = self._asked[key] = (now + self.ttl, asyncio.ensure_future(ask_admin(bot, chat_id, user_id)))
+            while len(self._asked) > self.size:
+                self._asked.popitem(last=False)
+        self._asked.move_to_end(key)
+        answer: bool | None = None
+        try:
+            answer = await asyncio.shield(kept[1])  # one presser giving up must not cancel the others' request
+        finally:  # nothing learnt (Telegram could not say, or the request failed): ask again next time
+            if answer is None and kept[1].done() and self._asked.get(key) is kept:
+                del self._asked[key]
+        return bool(answer)
+
+
+async def sender_is_admin(bot: Bot, message: Message, admins: AdminCache) -> bool:
     """The group's own check for `/subscribe` and friends: anonymous administrators count."""
     if anonymous_admin(message):
         return True
     user = message.from_user
-    return user is not None and await is_admin(bot, message.chat.id, user.id)
+    return user is not None and await admins.is_admin(bot, message.chat.id, user.id)
 
 
 def group_place(message: Message) -> Place:

@@ -23,6 +23,7 @@ from bantin.bot.newsroom.usage import QueryCounter
 from bantin.bot.render import ENTITY_TYPES, language_of, telegram_view
 from bantin.bot.reply import Reply
 from bantin.bot.telegram.context import Context
+from bantin.bot.telegram.ratelimit import RateLimiter
 from bantin.bot.telegram.send import edit_text, keyboard, reply_in
 from bantin.index.budget import call_with_deadline
 
@@ -116,15 +117,19 @@ def limit_key(update: Update) -> int | None:
     return chat.id if chat is not None else None
 
 
-def take_turn(update: Update, context: Context, *, answered: bool = False) -> tuple[bool, float, bool]:
-    """The per-user limit for this update: (allowed, seconds to wait, warn), see `RateLimiter.check`."""
-    limiter, key = context.bot_data.limiter, limit_key(update)
+def take_turn(update: Update, context: Context, *, answered: bool = False,
+              limiter: RateLimiter | None = None) -> tuple[bool, float, bool]:
+    """The per-user limit for this update: (allowed, seconds to wait, warn), see `RateLimiter.check`.
+    `limiter`: another bucket than the search limit's (usage hints, button presses)."""
+    limiter, key = limiter or context.bot_data.limiter, limit_key(update)
     return (True, 0.0, False) if key is None or limiter is None else limiter.check(key, answered=answered)
 
 
-async def allowed(update: Update, context: Context) -> bool:
-    """Per-user rate limit; the first refusal in a row gets a polite 'please wait'."""
-    ok, wait, warn = take_turn(update, context)
+async def allowed(update: Update, context: Context, *, hint: bool = False) -> bool:
+    """Per-user rate limit; the first refusal in a row gets a polite 'please wait'. Every path that
+    sends takes a turn: each request to a group waits in PTB's queue for that group while holding
+    one of the bot's update slots. `hint`: a usage hint, from the hints' own bucket."""
+    ok, wait, warn = take_turn(update, context, limiter=context.bot_data.hints if hint else None)
     if not ok and warn:
         core = core_of(context)
         await send(update, [core.notice("rate_limited", lang_of(update), seconds=int(wait))])

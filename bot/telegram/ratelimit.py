@@ -12,6 +12,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+#: Button presses a user may make at once before BANTIN_BUTTON_RATE applies: stepping a digest's
+#: time by ±30 minutes from 07:00 to 12:00 is ten presses, and must not be refused.
+PRESS_BURST = 10
+
 
 @dataclass
 class _Bucket:
