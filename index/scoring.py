@@ -84,8 +84,6 @@ class Scorer:
         self.coverage = coverage and self.words > 1
         self.floor = COVERAGE_FLOOR if self.coverage else 1.0
         self.pairs = sum(1 for g in self.groups if g.kind == "pair") if coverage else 0
-        #: `_bounds`' match bits of the groups whose body lists were too long to read (see there).
-        self._unknown = 0
 
     def score(self, docnum: int) -> float:
         """The full score of one document (see the module docstring)."""
@@ -107,17 +105,22 @@ class Scorer:
                 covered.update(slots)
             if best and kind != "word":
                 pairs += 1 if kind == "pair" else self.pairs  # another spelling is a whole unit
+        return self._scaled(total, pairs, len(covered))
+
+    def _scaled(self, value: float, pairs: int, covered: int) -> float:
+        """`value` times the unit and coverage factors of a document with `pairs` units and
+        `covered` query words in its title or lead (see the module docstring)."""
         if self.pairs:
-            total *= UNIT_FLOOR + (1.0 - UNIT_FLOOR) * min(1.0, pairs / self.pairs) ** 2
+            value *= UNIT_FLOOR + (1.0 - UNIT_FLOOR) * min(1.0, pairs / self.pairs) ** 2
         if self.coverage:
-            total *= self.floor + (1.0 - self.floor) * (len(covered) / self.words) ** 2
-        return total
+            value *= self.floor + (1.0 - self.floor) * (covered / self.words) ** 2
+        return value
 
     def top(self, candidates: set[int], k: int) -> Ranked:
         """The best `k` candidates with their scores, best first (ties: lower docnum first)."""
         if not candidates or k <= 0:
             return []
-        bounds, rest = self._bounds(candidates)
+        bounds, body, lowest = self._bounds(candidates)
         best: list[tuple[float, int]] = []  # heap of (score, -docnum): the k best so far
         spend = self.budget.spend
         for docnum in sorted(bounds, key=bounds.__getitem__, reverse=True):
@@ -125,18 +128,18 @@ class Scorer:
                 break  # neither this candidate nor any after it can make the top k
             spend(8)  # a full score costs several postings' worth
             _push(best, k, self.score(docnum), docnum)
-        if len(best) < k or best[0][0] <= rest:
-            factor = self._factor(0) * _SAFETY
+        if len(best) < k or best[0][0] <= body * lowest:
             for docnum, value in self._body_only(candidates.difference(bounds)):
-                if len(best) == k and value * factor < best[0][0]:
-                    break  # `value * factor` bounds the full score (see `_bounds`)
+                if len(best) == k and value * lowest < best[0][0]:
+                    break  # `value * lowest` bounds the full score (see `_bounds`)
                 spend(8)  # as above: a full score, checked against the search's deadline
                 _push(best, k, self.score(docnum), docnum)
         return [(-d, s) for s, d in sorted(best, reverse=True)]
 
-    def _bounds(self, candidates: set[int]) -> tuple[dict[int, float], float]:
+    def _bounds(self, candidates: set[int]) -> tuple[dict[int, float], float, float]:
         """An upper bound of the full score of every candidate with evidence outside the body's
-        common syllables, and one bound shared by all the others.
+        common syllables; the long body lists' maximum (`body`); and the highest factors of a
+        candidate without such evidence (`lowest`), whose score is at most `body * lowest`.
 
         Why: the coverage and unit factors decide most rankings ("hội đồng nhân dân" written out
         versus its syllables scattered), and they depend on matches in the title, the lead, the
@@ -153,7 +156,7 @@ class Scorer:
         body = 0.0
         limit = SHORT_LIST * len(candidates)
         width = len(self.groups)
-        self._unknown = 0
+        unknown = 0  # match bits of the groups with a long body list: whether they match is not known
         for number, group in enumerate(self.groups):
             head, match = 1 << number, 1 << (width + number)
             members = [(m, True) for m in group.sparse] + [(m, group.units) for m in group.dense]
@@ -163,7 +166,7 @@ class Scorer:
                     # a body list is read only to learn which documents have a unit ("hdnd")
                     if not in_head and (size > limit or group.kind == "word"):
                         body += scale
-                        self._unknown |= match
+                        unknown |= match
                         continue
                     self.budget.spend(min(size, limit))
                     if size <= limit:
@@ -180,15 +183,14 @@ class Scorer:
             mask = masks[d]
             factor = factors.get(mask)
             if factor is None:
-                factor = factors[mask] = self._factor(mask) * _SAFETY
+                factor = factors[mask] = self._factor(mask | unknown) * _SAFETY
             bounds[d] = (evidence + body) * factor
-        return bounds, body * self._factor(0) * _SAFETY
+        return bounds, body, self._factor(unknown) * _SAFETY
 
     def _factor(self, mask: int) -> float:
         """The highest unit and coverage factors of a document with these matches (`_bounds`'s
-        mask): a group with a long body list may match there, as far as units go."""
+        mask, where a group whose long body lists were not read counts as matched)."""
         width = len(self.groups)
-        mask |= self._unknown
         covered: set[str] = set()
         pairs = 0
         for number, group in enumerate(self.groups):
@@ -196,18 +198,13 @@ class Scorer:
                 covered.update(group.slots)
             if group.kind != "word" and mask >> (width + number) & 1:
                 pairs += 1 if group.kind == "pair" else self.pairs
-        factor = 1.0
-        if self.pairs:
-            factor *= UNIT_FLOOR + (1.0 - UNIT_FLOOR) * min(1.0, pairs / self.pairs) ** 2
-        if self.coverage:
-            factor *= self.floor + (1.0 - self.floor) * (len(covered) / self.words) ** 2
-        return factor
+        return self._scaled(1.0, pairs, len(covered))
 
     def _body_only(self, rest: set[int]) -> Ranked:
         """The documents without evidence outside the body, best first, with their body scores.
 
         Without such evidence a group's score is its body members', so this is exact up to the
-        tiebreak and the factors, which only lower it (`_factor(0)` bounds those).
+        tiebreak and the factors, which only lower it (`_bounds`' `lowest` bounds those).
         """
         if not rest:
             return []
