@@ -39,8 +39,6 @@ import os
 import random
 import re
 import shutil
-import signal
-import subprocess
 import sys
 import threading
 import time
@@ -217,6 +215,7 @@ def reply_latencies(fake: Any, queries: Sequence[str], users: int,
 def bench_bot(data_dir: Path, queries: Sequence[str], levels: Sequence[int]) -> dict[str, Any]:
     """`bantin run` (default workers) against the fake Bot API: PSS idle and after the queries,
     reply latencies per concurrency level."""
+    from tests.e2e import running_bot
     from tests.fake_botapi import FakeBotAPI
 
     for name in os.listdir(data_dir):  # the bot's own state from an earlier run: start afresh
@@ -226,49 +225,33 @@ def bench_bot(data_dir: Path, queries: Sequence[str], levels: Sequence[int]) -> 
             shutil.rmtree(target) if target.is_dir() else target.unlink()
     shares = split_evenly(queries, len(levels))
     result: dict[str, Any] = {"replies": {}}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BANTIN_")}
     with FakeBotAPI() as fake:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("BANTIN_")}
-        env.update(BENCH_ENV, BANTIN_TOKEN=fake.token, BANTIN_API_URL=fake.url, BANTIN_DATA_DIR=str(data_dir))
-        with open(data_dir / "bot.log", "w") as log:
-            proc = subprocess.Popen([sys.executable, "-m", "bantin.bot.cli", "run"], env=env, cwd=ROOT,
-                                    stdout=log, stderr=subprocess.STDOUT)
-            try:
-                started = time.monotonic()
-                fake.wait_for("setMyCommands", count=2, timeout=300)
-                while fake.poll_count == 0 and proc.poll() is None and time.monotonic() - started < 300:
-                    time.sleep(0.05)
-                if proc.poll() is not None:
-                    raise RuntimeError(f"bantin run ended: {(data_dir / 'bot.log').read_text()[-2000:]}")
-                result["startup_s"] = time.monotonic() - started
-                _settle(proc.pid)
-                pids = tree(proc.pid)
-                result["processes"] = len(pids)
-                result["pss_idle_mb"] = pss_mb(pids)
-                result["processes_idle"] = breakdown(pids)
-                print(f"    bot up in {result['startup_s']:.1f} s, {len(pids)} processes, "
-                      f"PSS idle {result['pss_idle_mb']:.0f} MB", flush=True)
-                for n, (users, share) in enumerate(zip(levels, shares, strict=True)):
-                    latencies, notices = reply_latencies(fake, share, users, 10_000 * (n + 1))
-                    level = result["replies"][str(users)] = {**summary(latencies, len(share)), **notices}
-                    print(f"    {users:3d} users: {len(latencies)} replies, p50 {level['p50_ms']:.0f} ms, p95 "
-                          f"{level['p95_ms']:.0f} ms; 'took too long' {notices['timeouts']}, "
-                          f"errors {notices['errors']}", flush=True)
-                _settle(proc.pid, within=30)
-                pids = tree(proc.pid)
-                result["pss_after_mb"] = pss_mb(pids)
-                result["processes_after"] = breakdown(pids)
-                for row in result["processes_after"]:
-                    print(f"      pid {row['pid']}: PSS {row['pss_mb']:.0f} MB (anonymous {row['anon_mb']:.0f}, "
-                          f"files {row['file_mb']:.0f}) {row['command'][:60]}", flush=True)
-                result["queries"] = len(queries)
-                result["violations"] = len(fake.violations)
-            finally:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(timeout=60)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+        started = time.monotonic()
+        with running_bot(fake, data_dir, startup_timeout=300, environ=env, **BENCH_ENV) as proc:
+            result["startup_s"] = time.monotonic() - started
+            _settle(proc.pid)
+            pids = tree(proc.pid)
+            result["processes"] = len(pids)
+            result["pss_idle_mb"] = pss_mb(pids)
+            result["processes_idle"] = breakdown(pids)
+            print(f"    bot up in {result['startup_s']:.1f} s, {len(pids)} processes, "
+                  f"PSS idle {result['pss_idle_mb']:.0f} MB", flush=True)
+            for n, (users, share) in enumerate(zip(levels, shares, strict=True)):
+                latencies, notices = reply_latencies(fake, share, users, 10_000 * (n + 1))
+                level = result["replies"][str(users)] = {**summary(latencies, len(share)), **notices}
+                print(f"    {users:3d} users: {len(latencies)} replies, p50 {level['p50_ms']:.0f} ms, p95 "
+                      f"{level['p95_ms']:.0f} ms; 'took too long' {notices['timeouts']}, "
+                      f"errors {notices['errors']}", flush=True)
+            _settle(proc.pid, within=30)
+            pids = tree(proc.pid)
+            result["pss_after_mb"] = pss_mb(pids)
+            result["processes_after"] = breakdown(pids)
+            for row in result["processes_after"]:
+                print(f"      pid {row['pid']}: PSS {row['pss_mb']:.0f} MB (anonymous {row['anon_mb']:.0f}, "
+                      f"files {row['file_mb']:.0f}) {row['command'][:60]}", flush=True)
+            result["queries"] = len(queries)
+            result["violations"] = len(fake.violations)
     return result
 
 

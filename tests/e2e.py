@@ -32,9 +32,14 @@ def prepare_data(data_dir: Path, *sources: Path) -> None:
 
 
 @contextmanager
-def running_bot(fake: FakeBotAPI, data_dir: Path, **settings: str) -> Iterator[subprocess.Popen[str]]:
+def running_bot(fake: FakeBotAPI, data_dir: Path, *, startup_timeout: float = 30.0,
+                environ: dict[str, str] | None = None, **settings: str) -> Iterator[subprocess.Popen[str]]:
+    """`bantin run` on `data_dir`, ready (polling) within `startup_timeout` seconds; stopped on exit.
+
+    `environ` replaces the inherited environment (bench/scale.py passes one without BANTIN_*).
+    """
     env = {
-        **os.environ,
+        **(os.environ if environ is None else environ),
         "BANTIN_TOKEN": fake.token,
         "BANTIN_API_URL": fake.url,
         "BANTIN_DATA_DIR": str(data_dir),
@@ -45,9 +50,9 @@ def running_bot(fake: FakeBotAPI, data_dir: Path, **settings: str) -> Iterator[s
     proc = subprocess.Popen([sys.executable, "-m", "bantin.bot.cli", "run"], env=env, cwd=ROOT, stdout=log,
                             stderr=subprocess.STDOUT, text=True)
     try:
-        fake.wait_for("setMyCommands", count=2, timeout=30)
+        fake.wait_for("setMyCommands", count=2, timeout=startup_timeout)
         # Ready means polling: post_init (menus, digests, editors) has finished by then.
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + startup_timeout
         while fake.poll_count == 0 and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.02)
         assert fake.poll_count > 0, (data_dir / "bot.log").read_text()[-2000:]
