@@ -5,10 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from whoosh import index as whoosh_index
 
 from bantin.articles.store import ArticleStore
 from bantin.index import maintenance
+from bantin.index.bulk import TermPool
 from bantin.index.layout import current_generation
 from bantin.index.maintenance import rebuild_index, update_index
 from bantin.index.schema import SCHEMA
@@ -116,6 +119,28 @@ def test_the_term_pool_writes_exactly_the_postings_whooshs_pool_writes(tmp_path:
     ours = postings(tmp_path / "ours")
     assert len(ours) > 10_000
     assert ours == postings(tmp_path / "whoosh")
+
+
+_POSTING = st.tuples(st.sampled_from(["lead", "pairs", "text", "id"]), st.binary(max_size=4), st.booleans(),
+                     st.floats(allow_nan=False, width=64), st.one_of(st.just(b""), st.none(), st.binary(max_size=6)))
+
+
+@given(st.lists(_POSTING, max_size=300))
+def test_the_term_pool_yields_its_postings_in_field_term_and_docnum_order(draws: list[tuple]) -> None:
+    """Documents are added in docnum order (a posting for the next document, or the same one);
+    the pool must give back every posting, values and weights as given, sorted as Whoosh's writer
+    needs them."""
+    pool, added, docnum = TermPool(), [], 0
+    for fieldname, term, next_doc, weight, value in draws:
+        docnum += next_doc
+        item = (fieldname, term, docnum, weight, value)
+        pool.add(item)
+        added.append(item)
+    got = list(pool.iter_postings())
+    assert got == sorted(added, key=lambda item: item[:3])
+    assert [type(item[4]) for item in got] == [type(item[4]) for item in sorted(added, key=lambda item: item[:3])]
+    pool.cleanup()
+    assert list(pool.iter_postings()) == []
 
 
 def test_search_cache_setting() -> None:
