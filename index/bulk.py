@@ -188,7 +188,9 @@ class TermPool:
         """(fieldname, term, docnum, weight, value) in field, term and docnum order, as Whoosh's
         segment writer expects them."""
         for fieldname in sorted(self._fields):
-            postings = self._fields[fieldname]
+            # read once (Whoosh then cleans up): a field written is let go, for the term table
+            # Whoosh builds while writing
+            postings = self._fields.pop(fieldname)
             terms, first, following = postings.terms, postings.first, postings.next
             docnums, weights, ends, nones = postings.docnums, postings.weights, postings.ends, postings.nones
             values = bytes(postings.values)  # slices of bytes are bytes, as Whoosh asserts
@@ -222,7 +224,7 @@ class _FieldPostings:
         self.last = array("I")  # per term number: its last posting
         self.next = array("I")
         self.docnums = array("I")
-        self.weights = array("d")  # a double holds any weight exactly, as the float it was
+        self.weights = array("f")  # counts times boosts: floats (4 bytes) hold them exactly
         self.values = bytearray()
         self.ends: array[int] | None = None  # where each value ends; None while all are b""
         self.nones: set[int] = set()  # postings added with the value None (Whoosh allows it)
@@ -230,7 +232,11 @@ class _FieldPostings:
     def add(self, tbytes: bytes, docnum: int, weight: float, vbytes: bytes | None) -> None:
         posting = len(self.docnums)
         self.docnums.append(docnum)
-        self.weights.append(weight)
+        weights = self.weights
+        weights.append(weight)
+        if weights[-1] != weight and weights.typecode == "f":  # not a float32: keep doubles
+            weights = self.weights = array("d", weights)
+            weights[-1] = weight
         self.next.append(0)
         term = self.terms.get(tbytes)
         if term is None:
