@@ -111,14 +111,31 @@ def test_the_term_pool_writes_exactly_the_postings_whooshs_pool_writes(tmp_path:
         with whoosh_index.open_dir(str(generation), schema=SCHEMA).reader() as reader:
             return [*reader.iter_postings(), *(tuple(sorted(d.items())) for d in reader.all_stored_fields())]
 
+    def segment_files(root: Path) -> list[dict[str, bytes]]:
+        """Every segment's files (postings, terms, columns), named without the segment's id."""
+        generation = current_generation(root)
+        assert generation is not None
+        ix = whoosh_index.open_dir(str(generation), schema=SCHEMA)
+        out = []
+        for segment in ix._segments():
+            files = segment.open_compound_file(ix.storage)
+            out.append({name.split(".", 1)[1]: files.open_file(name).read() for name in files.list()})
+        return out
+
     with ArticleStore(tmp_path / "articles.sqlite") as store:
-        store.upsert_many(synthetic(120))
-        rebuild_index(store, tmp_path / "ours", workers=1)
+        store.upsert_many(synthetic(300))
+        rebuild_index(store, tmp_path / "ours", workers=1, batch=250)
         monkeypatch.setattr(maintenance, "with_term_pool", lambda writer: writer)
-        rebuild_index(store, tmp_path / "whoosh", workers=1)
+        rebuild_index(store, tmp_path / "whoosh", workers=1, batch=250)
     ours = postings(tmp_path / "ours")
     assert len(ours) > 10_000
     assert ours == postings(tmp_path / "whoosh")
+    # byte for byte, block statistics included; some terms span several posting blocks (128)
+    assert segment_files(tmp_path / "ours") == segment_files(tmp_path / "whoosh")
+    generation = current_generation(tmp_path / "ours")
+    assert generation is not None
+    with whoosh_index.open_dir(str(generation), schema=SCHEMA).reader() as reader:
+        assert max(reader.doc_frequency("text", term) for term in reader.lexicon("text")) > 128
 
 
 _POSTING = st.tuples(st.sampled_from(["lead", "pairs", "text", "id"]), st.binary(max_size=4), st.booleans(),
