@@ -25,7 +25,6 @@ from whoosh import index as whoosh_index
 from whoosh.writing import SegmentWriter
 
 from bantin.articles.store import ArticleStore
-from bantin.index.codec import BYTE_TO_LENGTH as _BYTE_TO_LENGTH
 from bantin.index.codec import BantinCodec
 from bantin.index.schema import SCHEMA, article_document
 
@@ -156,14 +155,7 @@ def _segment_writer(ix: Any) -> SegmentWriter:
 def with_term_pool(writer: SegmentWriter) -> SegmentWriter:
     """`writer` with its postings kept in a `TermPool`: only for writers that add documents and
     merge nothing in (full builds, whose segments start empty and commit with merge=False)."""
-    pool = writer.pool = TermPool()
-    fieldwriter = writer.fieldwriter
-
-    def add_postings(schema: Any, lengths: Any, items: object) -> None:
-        # `items` is the pool's own iter_postings(), not started: written a term at a time instead
-        pool.write_to(fieldwriter, schema, lengths)
-
-    fieldwriter.add_postings = add_postings
+    writer.pool = TermPool()
     return writer
 
 
@@ -219,73 +211,8 @@ class TermPool:
                     if not posting:
                         break
 
-    def write_to(self, fieldwriter: Any, schema: Any, lengths: Any) -> None:
-        """Write every posting with `fieldwriter` (Whoosh's `W3FieldWriter`), exactly as its
-        `add_postings(schema, lengths, self.iter_postings())` would, but a block at a time.
-
-        Why: that loop makes four Python calls per posting (the generator, `add_postings`, `add`,
-        `add_posting` with its type assertions and running statistics), about a quarter of a
-        build's CPU time. Here a term's postings fill the posting writer's block buffer in bulk
-        and the block statistics are taken over the block, the way `add_posting` computes them.
-        The files written are identical (tests/test_index_batches.py compares them byte for byte).
-        """
-        for fieldname in sorted(self._fields):
-            postings = self._fields.pop(fieldname)
-            terms, first, following = postings.terms, postings.first, postings.next
-            docnums, weights, ends = postings.docnums, postings.weights, postings.ends
-            values = bytes(postings.values)
-            shared: dict[bytes, bytes] = {}  # see _FieldPostings.values
-            field_lengths = _field_lengths(lengths, fieldname)
-            fieldwriter.start_field(fieldname, schema[fieldname])
-            postwriter = fieldwriter._postwriter
-            limit = postwriter._blocklimit
-            for tbytes in sorted(terms):
-                chain = [first[terms[tbytes]]]
-                posting = following[chain[0]]
-                while posting:
-                    chain.append(posting)
-                    posting = following[posting]
-                fieldwriter.start_term(tbytes)
-                for start in range(0, len(chain), limit):
-                    if start:  # a full block is written when the next posting comes (`add_posting`)
-                        postwriter._write_block()
-                    block = chain[start:start + limit]
-                    ids = [docnums[p] for p in block]
-                    postwriter._ids.extend(ids)
-                    block_weights = [weights[p] for p in block]
-                    postwriter._weights.extend(block_weights)
-                    top = max(block_weights)
-                    if top > 0:
-                        postwriter._maxweight = top
-                    if ends is not None:
-                        block_values = [values[ends[p - 1] if p else 0:ends[p]] for p in block]
-                        postwriter._values.extend(
-                            shared.setdefault(value, value) if len(value) == 2 else value
-                            for value in block_values if value)
-                    if field_lengths is not None:
-                        found = [length for length in field_lengths(ids) if length]
-                        if found:
-                            postwriter._minlength = min(found)
-                            postwriter._maxlength = max(found)
-                fieldwriter.finish_term()
-            fieldwriter.finish_field()
-
     def cleanup(self) -> None:
         self._fields.clear()
-
-
-def _field_lengths(lengths: Any, fieldname: str) -> Callable[[list[int]], list[int]] | None:
-    """The field lengths of documents, as `lengths.doc_field_length` gives them (None: no reader,
-    every length 0); from `CachedLengthsReader`'s table when there is one."""
-    if lengths is None:
-        return None
-    if not hasattr(lengths, "length_table"):
-        return lambda docnums: [lengths.doc_field_length(d, fieldname) for d in docnums]
-    table = lengths.length_table(fieldname)
-    if table is None:
-        return None
-    size = len(table)
-    return lambda docnums: [_BYTE_TO_LENGTH[table[d]] if d < size else 0 for d in docnums]
 
 
 class _FieldPostings:
