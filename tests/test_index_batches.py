@@ -38,6 +38,18 @@ def answers(root: Path) -> list[tuple[int, list[str]]]:
         return out
 
 
+def scored_answers(root: Path) -> list[tuple[list[object], list[float]]]:
+    """Per query, sort and page (1–2): the total and ids, and the scores."""
+    with SearchIndex.open(root) as index:
+        out: list[tuple[list[object], list[float]]] = []
+        for query in QUERIES:
+            for sort in ("relevance", "newest"):
+                for page_number in (1, 2):
+                    page = index.search(query, page=page_number, per_page=10, sort=sort)
+                    out.append(([page.total, *(hit.id for hit in page.results)], [hit.score for hit in page.results]))
+        return out
+
+
 @pytest.mark.parametrize("workers", [1, 2])
 def test_a_full_build_writes_one_segment_per_batch_and_finds_the_same(tmp_path: Path, workers: int) -> None:
     with ArticleStore(tmp_path / "articles.sqlite") as store:
@@ -49,6 +61,11 @@ def test_a_full_build_writes_one_segment_per_batch_and_finds_the_same(tmp_path: 
     batched = segment_sizes(tmp_path / "batched")
     assert sum(batched) == 230 and max(batched) == 50 and len(batched) >= 230 // 50
     assert answers(tmp_path / "batched") == answers(tmp_path / "whole")
+    # the scores too, and the second pages: the segments a build writes change no result
+    whole, batched_scores = scored_answers(tmp_path / "whole"), scored_answers(tmp_path / "batched")
+    assert [ids for ids, _ in batched_scores] == [ids for ids, _ in whole]
+    for (_, scores), (_, expected) in zip(batched_scores, whole, strict=True):
+        assert scores == pytest.approx(expected, rel=0, abs=1e-9)
 
 
 def test_catching_up_merges_small_segments_but_never_the_batches(tmp_path: Path,
