@@ -37,8 +37,8 @@ LIMIT_MB = 1024
 #: archive in 6 segments of 6,000 took 522 MB on disk, in 2 segments 415 MB. So the batch is as
 #: large as 2 build processes allow under 1 GB: a `TermPool` holds about 20 kB per article (45
 #: before its typed arrays). Measured, total PSS of a 2-process build: 35k (17,700 articles per
-#: process, one segment each) 720 MB; 141k with batches of 20,000 944 MB, too close to 1 GB,
-#: so 18,000: the same segment counts (2 and 8) with a margin.
+#: process, one segment each) 720 MB; 141k in batches of 20,000 944 MB, too close to 1 GB; of
+#: 18,000 835 MB, with the same segment counts (2 and 8; 6 and 24 before, in batches of 6,000).
 BATCH = 18000
 _REPORT_EVERY = 250
 
