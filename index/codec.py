@@ -12,7 +12,8 @@ and maps their pages. In `text` the positions are 85% of the block bytes, yet on
 read them. Fields whose values have no fixed size (`schema.TermPositions`) therefore write each
 block's values to the segment's ".pos" subfile, and the ".pst" block keeps ids, weights and the
 (offset, length) of its values there; they are read only when a value is asked for. Measured on
-the 35k archive: see `ApartLeafMatcher`.
+the 35k archive: .pst 288 MB → 180 MB (+ 110 MB of .pos), resident after 1,000 queries 273 → 171
+MB of .pst and 0.3 MB of .pos (PSS 667 → 561 MB), search CPU p50/p95 23/66 → 19/43 ms.
 
 The codec object is pickled into every segment, so this class must stay importable as
 `index.codec.BantinCodec`. A codec unpickled from a segment written before positions were kept
