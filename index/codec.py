@@ -159,7 +159,11 @@ class ApartLeafMatcher(W3LeafMatcher):
     def _read_values(self) -> None:
         if self._data is None:
             self._read_data()
-        offset, length = self._data[2]
+        pointer = self._data[2]
+        if pointer is None:  # written when the field kept no values (an index of an older schema)
+            self._values = None
+            return
+        offset, length = pointer
         blob = self._posfile.get(offset, length)
         if self._compression:
             blob = zlib.decompress(blob)

@@ -8,13 +8,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from whoosh import index as whoosh_index
 from whoosh.codec.whoosh3 import W3Codec, W3LeafMatcher
 
 from bantin.articles.model import Article
 from bantin.index import maintenance
 from bantin.index.budget import Budget
 from bantin.index.codec import ApartLeafMatcher, BantinCodec
+from bantin.index.engine import Engine, NoPositions
 from bantin.index.maintenance import update_index
+from bantin.index.schema import SCHEMA, TermCounts, article_document, build_schema
 from bantin.index.searcher import SearchIndex
 from tests.test_index_helpers import article, build
 
@@ -158,3 +161,22 @@ def test_mixed_segments_answer_phrases_from_both(tmp_path: Path, monkeypatch: py
     assert sorted(segment_codecs(root)) == [False, True]
     found = answers(root, ['"hội đồng nhân dân"'])
     assert {i for i, _ in found['"hội đồng nhân dân"']} == {"a", "d", "e"}
+
+
+@pytest.mark.parametrize("apart", [True, False])
+def test_a_text_field_written_without_positions_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                        apart: bool) -> None:
+    """As before positions existed (schema version 1): `text` kept counts only, in either layout."""
+    schema = build_schema()
+    schema["text"].format = TermCounts()
+    if not apart:
+        old_codec(monkeypatch)
+    ix = whoosh_index.create_in(str(tmp_path), schema)
+    writer = ix.writer(codec=BantinCodec())
+    writer.add_document(**article_document(ARTICLES[0]))
+    writer.commit()
+    with whoosh_index.open_dir(str(tmp_path), schema=SCHEMA).reader() as reader:
+        engine = Engine(reader)
+        assert list(engine.postings("text", "hoi").ids) == [0]
+        with pytest.raises(NoPositions):
+            engine.positions("text", "hoi", {0}, Budget())
