@@ -302,7 +302,7 @@ def _read_postings(matcher: Any, base: int, ids: array[int], tfs: array[float]) 
 def _block_values(matcher: W3LeafMatcher) -> object:
     """The current block's encoded values: in the block itself for segments written before
     positions were kept apart, read from the segment's ".pos" subfile since (`index.codec`).
-    None (or a tuple of Nones) when the field kept no values."""
+    None when the field kept no values (Whoosh gives a tuple of Nones for size-0 formats)."""
     matcher._read_values()
     values = matcher._values
     if isinstance(values, tuple) and values and values[0] is None:

@@ -40,7 +40,8 @@ from whoosh.analysis.analyzers import CompositeAnalyzer
 from bantin.articles.model import VIETNAM_TZ, Article, published_iso, published_sort_key
 from bantin.index.analysis import PairTokenizer, vietnamese_analyzer
 
-#: Bump when analysis or fields change: an index built with another version is rebuilt in full.
+#: Bump when analysis, fields or their files change: an index built with another version is rebuilt
+#: in full.
 #: 2: positions in `text` (quoted phrases).
 #: 3: `pairs`, folded syllable bigrams of the article's start (issue 14).
 #: 4: posting values (positions) of `text` in their own subfile of each segment (`index.codec`).
