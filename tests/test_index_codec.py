@@ -180,3 +180,32 @@ def test_a_text_field_written_without_positions_says_so(tmp_path: Path, monkeypa
         assert list(engine.postings("text", "hoi").ids) == [0]
         with pytest.raises(NoPositions):
             engine.positions("text", "hoi", {0}, Budget())
+
+
+def test_long_lists_read_the_same_whatever_the_block_size(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Lists over several blocks (`BLOCK`): the same postings, positions and results as Whoosh's
+    128 a block, the size older segments were written with."""
+    articles = [
+        article(f"n{i:04d}", f"Tin số {i} về hội đồng nhân dân" if i % 3 else f"Tin số {i}",
+                "Nhân dân tỉnh góp ý." if i % 2 else "Hội đồng họp.", "hội đồng " * (i % 5) + "nhân dân xã")
+        for i in range(1300)
+    ]
+    with monkeypatch.context() as patch:
+        patch.setattr(BantinCodec.__init__, "__defaults__", (128, 3, 1))
+        _, small = build(tmp_path / "small", articles)
+    _, large = build(tmp_path / "large", articles)
+
+    def read(root: Path) -> tuple[object, ...]:
+        with SearchIndex.open(root) as index:
+            engine = index._engine
+            docs = set(range(0, 1300, 7))
+            assert [s.segment().codec()._blocklimit for s, _ in engine._leaves] == [128 if root == small else 512]
+            return tuple(
+                (list(p.ids), list(p.tfs), engine.positions("text", word, docs, Budget()))
+                for word in ("hoi", "dong", "nhan", "dan", "xa")
+                for p in [engine.postings("text", word)]
+            )
+
+    assert read(small) == read(large)
+    queries = ["hội đồng", "nhân dân xã", '"hội đồng nhân dân"', '"dân xã"', "tin số 700"]
+    assert answers(small, queries) == answers(large, queries)
