@@ -15,6 +15,7 @@ import multiprocessing
 import os
 import threading
 import zlib
+from array import array
 from collections.abc import Callable, Iterator
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
@@ -32,11 +33,12 @@ from bantin.index.schema import SCHEMA, article_document
 LIMIT_MB = 1024
 #: Articles per segment in a full build (`BANTIN_INDEX_BATCH`): each build process writes a
 #: segment every this many articles, so its memory is bounded by the batch, not by the archive.
-#: Before, one segment per process: 17,700 articles each (35k on 2 cores) already spilled to run
-#: files (2.9 GB written) and peaked at 1.2 GB per process. More segments cost disk (each has its
-#: own term dictionary: +25 % at 6,000) and a little search time, so the batch is as large as
-#: 2 processes allow under 1 GB (a `TermPool` holds about 60 kB per article).
-BATCH = 6000
+#: Each segment has its own term dictionary, which every query looks up and decodes: the 35k
+#: archive in 6 segments of 6,000 took 522 MB on disk, in 2 segments 415 MB, and searches slow
+#: with the count. So the batch is as large as 2 build processes allow under 1 GB: a `TermPool`
+#: holds about 20 kB per article (60 before its typed arrays), and a build process on 17,700
+#: articles peaked at about 360 MB PSS. 35k on 2 cores: one segment per process; 141k: 8.
+BATCH = 20000
 _REPORT_EVERY = 250
 
 Progress = Callable[[int, int], None]
@@ -159,40 +161,105 @@ def with_term_pool(writer: SegmentWriter) -> SegmentWriter:
 
 
 class TermPool:
-    """Whoosh's posting pool for a full build: postings grouped by term, not a tuple each.
+    """Whoosh's posting pool for a full build: postings in typed arrays, chained by term.
 
     Whoosh's `PostingPool` keeps every posting as a 5-tuple and sorts them all when the segment
-    is written (spilling sorted runs to temporary files past `limitmb`): 1.7 million tuples for
-    3,000 articles. Documents are added in docnum order, so each term's postings arrive sorted:
-    only the terms need sorting. A posting is three list slots here (docnum, weight, encoded
-    value) instead of a tuple with its own header: measured on 3,000 articles in one process, peak
-    memory 461 → 230 MB, CPU time about the same (the analysis and Whoosh's block writer
-    dominate). It never spills: the build's batches (`BATCH`) bound it instead.
+    is written (spilling sorted runs to temporary files past `limitmb`). Documents are added in
+    docnum order, so each term's postings arrive sorted: only the terms need sorting. Each field
+    keeps its postings in arrival order in flat arrays (docnum, weight, the next posting of the
+    same term), values packed in one bytearray (`TermCounts` fields have none), and a term's
+    postings are walked through the chain. About 20 bytes a posting instead of 3 list slots
+    pointing to an int, a float and a bytes object (~110 bytes): measured on 6,000 articles in
+    one process, 264 → 116 MB (45 → 20 kB per article), a third of it the term dictionary.
+    It never spills: the build's batches (`BATCH`) bound it instead.
     """
 
     def __init__(self) -> None:
-        self._fields: dict[str, dict[bytes, list[Any]]] = {}
+        self._fields: dict[str, _FieldPostings] = {}
 
     def add(self, item: tuple[str, bytes, int, float, bytes | None]) -> None:
         fieldname, tbytes, docnum, weight, vbytes = item
-        terms = self._fields.get(fieldname)
-        if terms is None:
-            terms = self._fields[fieldname] = {}
-        postings = terms.get(tbytes)
-        if postings is None:
-            terms[tbytes] = [docnum, weight, vbytes]
-        else:
-            postings += (docnum, weight, vbytes)
+        try:
+            postings = self._fields[fieldname]
+        except KeyError:
+            postings = self._fields[fieldname] = _FieldPostings()
+        postings.add(tbytes, docnum, weight, vbytes)
 
     def iter_postings(self) -> Iterator[tuple[str, bytes, int, float, bytes | None]]:
         """(fieldname, term, docnum, weight, value) in field, term and docnum order, as Whoosh's
         segment writer expects them."""
         for fieldname in sorted(self._fields):
-            terms = self._fields[fieldname]
+            # read once (Whoosh then cleans up): a field written is let go, for the term table
+            # Whoosh builds while writing
+            postings = self._fields.pop(fieldname)
+            terms, first, following = postings.terms, postings.first, postings.next
+            docnums, weights, ends, nones = postings.docnums, postings.weights, postings.ends, postings.nones
+            values = bytes(postings.values)  # slices of bytes are bytes, as Whoosh asserts
+            shared: dict[bytes, bytes] = {}  # see _FieldPostings.values
             for tbytes in sorted(terms):
-                flat = iter(terms[tbytes])
-                for docnum, weight, vbytes in zip(flat, flat, flat, strict=True):
-                    yield fieldname, tbytes, docnum, weight, vbytes
+                posting = first[terms[tbytes]]
+                while True:
+                    if nones and posting in nones:
+                        vbytes: bytes | None = None
+                    elif ends is None:
+                        vbytes = b""
+                    else:
+                        vbytes = values[ends[posting - 1] if posting else 0:ends[posting]]
+                        if len(vbytes) == 2:
+                            vbytes = shared.setdefault(vbytes, vbytes)
+                    yield fieldname, tbytes, docnums[posting], weights[posting], vbytes
+                    posting = following[posting]
+                    if not posting:
+                        break
 
     def cleanup(self) -> None:
         self._fields.clear()
+
+
+class _FieldPostings:
+    """One field's postings in arrival order, each term's linked through `next` (0 ends a chain:
+    posting 0 starts its term's, so it is never a next one)."""
+
+    __slots__ = ("docnums", "ends", "first", "last", "next", "nones", "terms", "values", "weights")
+
+    def __init__(self) -> None:
+        self.terms: dict[bytes, int] = {}  # term → term number
+        self.first = array("I")  # per term number: its first posting
+        self.last = array("I")  # per term number: its last posting
+        self.next = array("I")
+        self.docnums = array("I")
+        self.weights = array("f")  # counts times boosts: floats (4 bytes) hold them exactly
+        # Values are given back as new bytes objects, except those of 2 bytes: one object for
+        # each, as the formats give them (`schema._ONE_POSITION`, a word once, early). Whoosh
+        # pickles a block's values, and pickle writes an object it has already written as a
+        # reference: without this the files would differ from Whoosh's own pool's (not in content).
+        self.values = bytearray()
+        self.ends: array[int] | None = None  # where each value ends; None while all are b""
+        self.nones: set[int] = set()  # postings added with the value None (Whoosh allows it)
+
+    def add(self, tbytes: bytes, docnum: int, weight: float, vbytes: bytes | None) -> None:
+        posting = len(self.docnums)
+        self.docnums.append(docnum)
+        weights = self.weights
+        weights.append(weight)
+        if weights[-1] != weight and weights.typecode == "f":  # not a float32: keep doubles
+            weights = self.weights = array("d", weights)
+            weights[-1] = weight
+        self.next.append(0)
+        term = self.terms.get(tbytes)
+        if term is None:
+            self.terms[tbytes] = len(self.first)
+            self.first.append(posting)
+            self.last.append(posting)
+        else:
+            self.next[self.last[term]] = posting
+            self.last[term] = posting
+        if vbytes:
+            if self.ends is None:
+                self.ends = array("I", bytes(4 * posting))
+            self.values += vbytes
+            self.ends.append(len(self.values))
+        elif self.ends is not None:
+            self.ends.append(len(self.values))
+        if vbytes is None:
+            self.nones.add(posting)

@@ -5,10 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from whoosh import index as whoosh_index
 
 from bantin.articles.store import ArticleStore
 from bantin.index import maintenance
+from bantin.index.bulk import TermPool
 from bantin.index.layout import current_generation
 from bantin.index.maintenance import rebuild_index, update_index
 from bantin.index.schema import SCHEMA
@@ -35,6 +38,18 @@ def answers(root: Path) -> list[tuple[int, list[str]]]:
         return out
 
 
+def scored_answers(root: Path) -> list[tuple[list[object], list[float]]]:
+    """Per query, sort and page (1–2): the total and ids, and the scores."""
+    with SearchIndex.open(root) as index:
+        out: list[tuple[list[object], list[float]]] = []
+        for query in QUERIES:
+            for sort in ("relevance", "newest"):
+                for page_number in (1, 2):
+                    page = index.search(query, page=page_number, per_page=10, sort=sort)
+                    out.append(([page.total, *(hit.id for hit in page.results)], [hit.score for hit in page.results]))
+        return out
+
+
 @pytest.mark.parametrize("workers", [1, 2])
 def test_a_full_build_writes_one_segment_per_batch_and_finds_the_same(tmp_path: Path, workers: int) -> None:
     with ArticleStore(tmp_path / "articles.sqlite") as store:
@@ -46,6 +61,11 @@ def test_a_full_build_writes_one_segment_per_batch_and_finds_the_same(tmp_path: 
     batched = segment_sizes(tmp_path / "batched")
     assert sum(batched) == 230 and max(batched) == 50 and len(batched) >= 230 // 50
     assert answers(tmp_path / "batched") == answers(tmp_path / "whole")
+    # the scores too, and the second pages: the segments a build writes change no result
+    whole, batched_scores = scored_answers(tmp_path / "whole"), scored_answers(tmp_path / "batched")
+    assert [ids for ids, _ in batched_scores] == [ids for ids, _ in whole]
+    for (_, scores), (_, expected) in zip(batched_scores, whole, strict=True):
+        assert scores == pytest.approx(expected, rel=0, abs=1e-9)
 
 
 def test_catching_up_merges_small_segments_but_never_the_batches(tmp_path: Path,
@@ -108,14 +128,53 @@ def test_the_term_pool_writes_exactly_the_postings_whooshs_pool_writes(tmp_path:
         with whoosh_index.open_dir(str(generation), schema=SCHEMA).reader() as reader:
             return [*reader.iter_postings(), *(tuple(sorted(d.items())) for d in reader.all_stored_fields())]
 
+    def segment_files(root: Path) -> list[dict[str, bytes]]:
+        """Every segment's files (postings, terms, columns), named without the segment's id."""
+        generation = current_generation(root)
+        assert generation is not None
+        ix = whoosh_index.open_dir(str(generation), schema=SCHEMA)
+        out = []
+        for segment in ix._segments():
+            files = segment.open_compound_file(ix.storage)
+            out.append({name.split(".", 1)[1]: files.open_file(name).read() for name in files.list()})
+        return out
+
     with ArticleStore(tmp_path / "articles.sqlite") as store:
-        store.upsert_many(synthetic(120))
-        rebuild_index(store, tmp_path / "ours", workers=1)
+        store.upsert_many(synthetic(300))
+        rebuild_index(store, tmp_path / "ours", workers=1, batch=250)
         monkeypatch.setattr(maintenance, "with_term_pool", lambda writer: writer)
-        rebuild_index(store, tmp_path / "whoosh", workers=1)
+        rebuild_index(store, tmp_path / "whoosh", workers=1, batch=250)
     ours = postings(tmp_path / "ours")
     assert len(ours) > 10_000
     assert ours == postings(tmp_path / "whoosh")
+    # byte for byte, block statistics included; some terms span several posting blocks (128)
+    assert segment_files(tmp_path / "ours") == segment_files(tmp_path / "whoosh")
+    generation = current_generation(tmp_path / "ours")
+    assert generation is not None
+    with whoosh_index.open_dir(str(generation), schema=SCHEMA).reader() as reader:
+        assert max(reader.doc_frequency("text", term) for term in reader.lexicon("text")) > 128
+
+
+_POSTING = st.tuples(st.sampled_from(["lead", "pairs", "text", "id"]), st.binary(max_size=4), st.booleans(),
+                     st.floats(allow_nan=False, width=64), st.one_of(st.just(b""), st.none(), st.binary(max_size=6)))
+
+
+@given(st.lists(_POSTING, max_size=300))
+def test_the_term_pool_yields_its_postings_in_field_term_and_docnum_order(draws: list[tuple]) -> None:
+    """Documents are added in docnum order (a posting for the next document, or the same one);
+    the pool must give back every posting, values and weights as given, sorted as Whoosh's writer
+    needs them."""
+    pool, added, docnum = TermPool(), [], 0
+    for fieldname, term, next_doc, weight, value in draws:
+        docnum += next_doc
+        item = (fieldname, term, docnum, weight, value)
+        pool.add(item)
+        added.append(item)
+    got = list(pool.iter_postings())
+    assert got == sorted(added, key=lambda item: item[:3])
+    assert [type(item[4]) for item in got] == [type(item[4]) for item in sorted(added, key=lambda item: item[:3])]
+    pool.cleanup()
+    assert list(pool.iter_postings()) == []
 
 
 def test_search_cache_setting() -> None:
