@@ -162,7 +162,8 @@ class Engine:
                     matcher._next_block()
                     continue
                 matcher._read_data()
-                deltas, _, values = matcher._data
+                deltas = matcher._data[0]
+                values = _block_values(matcher)
                 if not isinstance(values, tuple) or len(values) != len(deltas):
                     raise NoPositions(fieldname)
                 ids = itertools.accumulate(deltas, initial=base)
@@ -273,7 +274,8 @@ def _read_postings(matcher: Any, base: int, ids: array[int], tfs: array[float]) 
     """Append a fresh leaf matcher's (base + docnum, weight) pairs to `ids`/`tfs`.
 
     Whoosh's own iteration costs several Python calls per posting; its W3 blocks hold
-    delta-encoded ids and (minified) weights that decode a block at a time in C instead.
+    delta-encoded ids and (minified) weights that decode a block at a time in C instead. The
+    values (positions) are not read: in segments of `BantinCodec` they are not even in the block.
     Deleted documents are removed by the caller, so the reader's deletion wrapper is taken off.
     """
     if isinstance(matcher, FilterMatcher):
@@ -295,6 +297,17 @@ def _read_postings(matcher: Any, base: int, ids: array[int], tfs: array[float]) 
         ids.append(base + matcher.id())
         tfs.append(matcher.weight())
         matcher.next()
+
+
+def _block_values(matcher: W3LeafMatcher) -> object:
+    """The current block's encoded values: in the block itself for segments written before
+    positions were kept apart, read from the segment's ".pos" subfile since (`index.codec`).
+    None when the field kept no values (Whoosh gives a tuple of Nones for size-0 formats)."""
+    matcher._read_values()
+    values = matcher._values
+    if isinstance(values, tuple) and values and values[0] is None:
+        return None
+    return values
 
 
 def _length_table(sub: Any, fieldname: str) -> bytes:

@@ -22,6 +22,9 @@ from typing import Any
 from whoosh.filedb import compound
 from whoosh.filedb.structfile import BufferFile
 
+#: Most bytes `MappedFile.peek` returns.
+PEEK = 256
+
 
 class MappedFile:
     """A read-only, seekable file over a buffer that copies only what is read (unlike BytesIO)."""
@@ -41,6 +44,13 @@ class MappedFile:
             return b""
         self._pos = end
         return bytes(self._buf[start:end])
+
+    def peek(self, size: int = 0) -> bytes:
+        """Bytes from the position on, without moving it: `pickle.load` prefetches through this
+        (up to 8 kB) instead of calling `read` once per opcode, which was 20 calls per posting
+        block header and 40% of decoding a posting list."""
+        # Pickle asks for 8 kB; a block header is ~30 bytes, so less is copied (it reads on if needed).
+        return bytes(self._buf[self._pos : min(self._size, self._pos + min(max(size, 1), PEEK))])
 
     def readinto(self, target: Any) -> int:
         view = memoryview(target).cast("B")

@@ -40,10 +40,12 @@ from whoosh.analysis.analyzers import CompositeAnalyzer
 from bantin.articles.model import VIETNAM_TZ, Article, published_iso, published_sort_key
 from bantin.index.analysis import PairTokenizer, vietnamese_analyzer
 
-#: Bump when analysis or fields change: an index built with another version is rebuilt in full.
+#: Bump when analysis, fields or their files change: an index built with another version is rebuilt
+#: in full.
 #: 2: positions in `text` (quoted phrases).
 #: 3: `pairs`, folded syllable bigrams of the article's start (issue 14).
-SCHEMA_VERSION = 3
+#: 4: posting values (positions) of `text` in their own subfile of each segment (`index.codec`).
+SCHEMA_VERSION = 4
 #: How much of an article (title, lead, then body) the `pairs` field covers; see the docstring.
 PAIR_CHARS = 1500
 

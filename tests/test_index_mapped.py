@@ -22,6 +22,7 @@ _OPS = st.lists(
         st.tuples(st.just("readline"), st.integers(-1, 40)),
         st.tuples(st.just("seek"), st.integers(0, 80), st.sampled_from([os.SEEK_SET, os.SEEK_CUR, os.SEEK_END])),
         st.tuples(st.just("readinto"), st.integers(0, 40)),
+        st.tuples(st.just("peek"), st.integers(0, 9000)),
     ),
     max_size=30,
 )
@@ -37,6 +38,10 @@ def test_mapped_file_reads_like_bytesio(data: bytes, ops: list[tuple[object, ...
                 offset -= 40  # relative seeks go both ways (never before the start)
                 offset = max(offset, -reference.tell() if whence == os.SEEK_CUR else -len(data))
             assert mapped.seek(offset, whence) == reference.seek(offset, whence)
+        elif op[0] == "peek":  # what comes next, without moving (pickle.load prefetches with it)
+            ahead = mapped.peek(int(op[1]))  # type: ignore[call-overload]
+            rest = data[reference.tell() :]
+            assert rest.startswith(ahead) and (ahead or not rest)
         elif op[0] == "readinto":
             a, b = bytearray(int(op[1])), bytearray(int(op[1]))  # type: ignore[call-overload]
             assert mapped.readinto(a) == reference.readinto(b)
@@ -48,7 +53,7 @@ def test_mapped_file_reads_like_bytesio(data: bytes, ops: list[tuple[object, ...
 
 
 def test_mapped_file_unpickles_in_sequence() -> None:
-    values = [{"a": 1, "b": [1.5, "ĐẢNG"]}, b"\n\x00" * 10, ("x", 2)]
+    values = [{"a": 1, "b": [1.5, "ĐẢNG"]}, b"\n\x00" * 10, ("x", 2), "đảng viên " * 500, tuple(range(3000))]
     buffer = io.BytesIO()
     for protocol in (0, 2, pickle.HIGHEST_PROTOCOL):
         for value in values:
