@@ -34,11 +34,12 @@ LIMIT_MB = 1024
 #: Articles per segment in a full build (`BANTIN_INDEX_BATCH`): each build process writes a
 #: segment every this many articles, so its memory is bounded by the batch, not by the archive.
 #: Each segment has its own term dictionary, which every query looks up and decodes: the 35k
-#: archive in 6 segments of 6,000 took 522 MB on disk, in 2 segments 415 MB, and searches slow
-#: with the count. So the batch is as large as 2 build processes allow under 1 GB: a `TermPool`
-#: holds about 20 kB per article (60 before its typed arrays), and a build process on 17,700
-#: articles peaked at about 360 MB PSS. 35k on 2 cores: one segment per process; 141k: 8.
-BATCH = 20000
+#: archive in 6 segments of 6,000 took 522 MB on disk, in 2 segments 415 MB. So the batch is as
+#: large as 2 build processes allow under 1 GB: a `TermPool` holds about 20 kB per article (45
+#: before its typed arrays). Measured, total PSS of a 2-process build: 35k (17,700 articles per
+#: process, one segment each) 720 MB; 141k in batches of 20,000 944 MB, too close to 1 GB; of
+#: 18,000 835 MB, with the same segment counts (2 and 8; 6 and 24 before, in batches of 6,000).
+BATCH = 18000
 _REPORT_EVERY = 250
 
 Progress = Callable[[int, int], None]
@@ -170,7 +171,7 @@ class TermPool:
     same term), values packed in one bytearray (`TermCounts` fields have none), and a term's
     postings are walked through the chain. About 20 bytes a posting instead of 3 list slots
     pointing to an int, a float and a bytes object (~110 bytes): measured on 6,000 articles in
-    one process, 264 → 116 MB (45 → 20 kB per article), a third of it the term dictionary.
+    one process, 264 → 116 MB (45 → 20 kB per article), about 40 % of it the term dictionary.
     It never spills: the build's batches (`BATCH`) bound it instead.
     """
 
