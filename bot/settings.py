@@ -65,7 +65,7 @@ class Settings:
     #: index files and each holds bounded caches of its own. None (`auto`) = one per core, at most 4.
     search_workers: int | None = None
     #: Articles per index segment in a full build: bounds each build process's memory (None =
-    #: the index's default, `index.bulk.BATCH`).
+    #: the index's default, `index.bulk.default_batch`: 36,000 articles shared by the build processes).
     index_batch: int | None = None
     #: Megabytes of decoded postings each search process keeps (the common words' lists); the
     #: index files themselves are shared, this is per process.

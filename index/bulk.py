@@ -39,8 +39,17 @@ LIMIT_MB = 1024
 #: before its typed arrays). Measured, total PSS of a 2-process build: 35k (17,700 articles per
 #: process, one segment each) 720 MB; 141k in batches of 20,000 944 MB, too close to 1 GB; of
 #: 18,000 835 MB, with the same segment counts (2 and 8; 6 and 24 before, in batches of 6,000).
+#: That is per process on 2 cores: more build processes share the same budget (`default_batch`).
 BATCH = 18000
+#: Build processes `BATCH` is measured for; see `default_batch`.
+BATCH_PROCESSES = 2
 _REPORT_EVERY = 250
+
+
+def default_batch(processes: int) -> int:
+    """Articles per segment when `BANTIN_INDEX_BATCH` is not set: `BATCH` on 2 processes, and
+    the same memory in all on more (4 cores would otherwise need about 1.7 GB), or on one."""
+    return max(1, BATCH * BATCH_PROCESSES // max(1, processes))
 
 Progress = Callable[[int, int], None]
 

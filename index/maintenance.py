@@ -34,8 +34,7 @@ from whoosh.writing import SegmentWriter
 
 from bantin.articles.model import Article
 from bantin.articles.store import ArticleStore
-from bantin.index.bulk import BATCH as BUILD_BATCH
-from bantin.index.bulk import LIMIT_MB, build_parallel, with_term_pool
+from bantin.index.bulk import LIMIT_MB, build_parallel, default_batch, with_term_pool
 from bantin.index.codec import BantinCodec
 from bantin.index.layout import (
     LOCK,
@@ -112,7 +111,7 @@ def update_index(
 ) -> IndexUpdate:
     """Apply the store's changes since the last update; build the index if there is none.
 
-    `batch`: articles per segment when this turns into a full build (default `index.bulk.BATCH`).
+    `batch`: articles per segment when this turns into a full build (default: `index.bulk.default_batch`).
     """
     started = time.perf_counter()
     index_root = Path(index_root)
@@ -162,7 +161,7 @@ def rebuild_index(
     """Build a fresh generation from the whole store and swap it in atomically.
 
     `workers` processes share the build (default: one per core, up to 4, for large stores); each
-    writes a segment every `batch` articles, which bounds its memory (see `index.bulk.BATCH`).
+    writes a segment every `batch` articles, which bounds its memory (default: `index.bulk.default_batch`).
     """
     started = time.perf_counter()
     index_root = Path(index_root)
@@ -188,7 +187,7 @@ def _rebuild_locked(
     shutil.rmtree(generation, ignore_errors=True)
     generation.mkdir(parents=True)
     try:
-        rev, docs = _build(store, generation, progress, workers, max(1, batch or BUILD_BATCH))
+        rev, docs = _build(store, generation, progress, workers, batch)
         set_current(index_root, generation)
     except BaseException:
         # A full disk, a crash in a worker, a stop request: the live index stays, and so that
@@ -200,7 +199,7 @@ def _rebuild_locked(
 
 
 def _build(
-    store: ArticleStore, generation: Path, progress: Progress | None, workers: int | None, batch: int
+    store: ArticleStore, generation: Path, progress: Progress | None, workers: int | None, batch: int | None
 ) -> tuple[int, int]:
     """Index the whole store into the empty `generation`; returns (store revision, documents)."""
     ix = whoosh_index.create_in(str(generation), SCHEMA)
@@ -208,6 +207,7 @@ def _build(
     total = store.count()
     if workers is None:
         workers = min(os.cpu_count() or 1, MAX_WORKERS) if total >= PARALLEL_MIN else 1
+    batch = max(1, batch or default_batch(workers))
     if workers > 1:
         added = build_parallel(store.path, generation, workers=workers, total=total, progress=progress, batch=batch)
     else:

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from whoosh import index as whoosh_index
 
 from bantin.articles.store import ArticleStore
-from bantin.index import maintenance
+from bantin.index import bulk, maintenance
 from bantin.index.bulk import TermPool
 from bantin.index.layout import current_generation
 from bantin.index.maintenance import rebuild_index, update_index
@@ -48,6 +48,20 @@ def scored_answers(root: Path) -> list[tuple[list[object], list[float]]]:
                     page = index.search(query, page=page_number, per_page=10, sort=sort)
                     out.append(([page.total, *(hit.id for hit in page.results)], [hit.score for hit in page.results]))
         return out
+
+
+@pytest.mark.parametrize(("workers", "largest"), [(1, 80), (2, 40), (4, 20)])
+def test_without_a_batch_setting_more_build_processes_write_smaller_segments(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: int, largest: int
+) -> None:
+    """The default batch is a memory budget for all build processes together: 4 cores hold no
+    more articles at once than 2 (the measured default), and one process holds all of it."""
+    monkeypatch.setattr(bulk, "BATCH", 40)  # per process on 2, as `BATCH` is measured
+    with ArticleStore(tmp_path / "articles.sqlite") as store:
+        store.upsert_many(synthetic(230))
+        rebuild_index(store, tmp_path / "index", workers=workers)
+    sizes = segment_sizes(tmp_path / "index")
+    assert sum(sizes) == 230 and max(sizes) == largest
 
 
 @pytest.mark.parametrize("workers", [1, 2])
