@@ -67,8 +67,8 @@ class BantinCodec(W3Codec):
     #: Class default for codecs pickled before the layout existed; `__init__` sets it.
     positions_apart = False
 
-    def __init__(self, blocklimit: int = BLOCK, compression: int = 3, inlinelimit: int = 1) -> None:
-        super().__init__(blocklimit=blocklimit, compression=compression, inlinelimit=inlinelimit)
+    def __init__(self, blocklimit: int | None = None, compression: int = 3, inlinelimit: int = 1) -> None:
+        super().__init__(blocklimit=blocklimit or BLOCK, compression=compression, inlinelimit=inlinelimit)
         self.positions_apart = True
 
     def per_document_reader(self, storage: Any, segment: Any) -> W3PerDocReader:
@@ -145,9 +145,11 @@ class ApartTermsReader(W3TermsReader):
         self._posfile = posfile
 
     def matcher(self, fieldname: str, tbytes: bytes, format_: Format, scorer: Any = None) -> Any:
+        if not values_apart(format_):
+            return super().matcher(fieldname, tbytes, format_, scorer=scorer)
         terminfo = self.term_info(fieldname, tbytes)
         term = (fieldname, tbytes)
-        if terminfo.is_inlined() or not values_apart(format_):  # inlined values are in the term info
+        if terminfo.is_inlined():  # inlined values are in the term info
             return self._codec.postings_reader(self._postfile, terminfo, format_, term=term, scorer=scorer)
         offset, length = terminfo.extent()
         return ApartLeafMatcher(self._postfile, self._posfile, offset, length, format_, term=term, scorer=scorer)

@@ -12,7 +12,7 @@ from whoosh import index as whoosh_index
 from whoosh.codec.whoosh3 import W3Codec, W3LeafMatcher
 
 from bantin.articles.model import Article
-from bantin.index import maintenance
+from bantin.index import codec, maintenance
 from bantin.index.budget import Budget
 from bantin.index.codec import ApartLeafMatcher, BantinCodec
 from bantin.index.engine import Engine, NoPositions
@@ -191,7 +191,7 @@ def test_long_lists_read_the_same_whatever_the_block_size(tmp_path: Path, monkey
         for i in range(1300)
     ]
     with monkeypatch.context() as patch:
-        patch.setattr(BantinCodec.__init__, "__defaults__", (128, 3, 1))
+        patch.setattr(codec, "BLOCK", 128)
         _, small = build(tmp_path / "small", articles)
     _, large = build(tmp_path / "large", articles)
 
